@@ -1,0 +1,228 @@
+/**
+ * Every difference between the operating systems mailhost supports, in one place.
+ *
+ * Components never test the OS name: they read the field they need from the
+ * `Platform` they are given. Adding an OS means adding one entry here.
+ */
+
+/** The operating systems a host may run. AWS hosts are always `rhel8`. */
+export type OsName = "rhel8" | "debian12";
+
+export const OS_NAMES: readonly OsName[] = ["rhel8", "debian12"];
+
+export interface Platform {
+    /** The name used in stack config (`mailhost:os`). */
+    name: OsName;
+    /** Human readable name, for messages. */
+    label: string;
+    /** Shell lines that install `packages` non-interactively (no prompts, idempotent). */
+    installCommand(packages: readonly string[]): string;
+    /** Shell test that succeeds when every package of the list is installed. */
+    installedTest(packages: readonly string[]): string;
+    /** Packages the mail system needs, by concern. */
+    packages: {
+        dns: string[];
+        postfix: string[];
+        dovecot: string[];
+        firewall: string[];
+        mailClient: string[];
+        tools: string[];
+    };
+    /** The shell of mail-only accounts (no interactive login). */
+    nologinShell: string;
+    /** Users and groups that must never be mail users (besides uid < 1000 accounts). */
+    reservedNames: string[];
+    /** Lowest uid Dovecot accepts; also the first uid `useradd` hands out. */
+    firstUid: number;
+    /**
+     * System aliases that the distribution's /etc/aliases lacks but the chapter relies on
+     * (RHEL ships `bin: root` and friends; Debian only `postmaster: root`).
+     */
+    missingSystemAliases: Record<string, string>;
+    /** Run `restorecon` on files we write (SELinux hosts). */
+    selinux: boolean;
+    dns: {
+        /** Package-provided unit that runs named. */
+        service: string;
+        /** The unit of the distribution that must NOT run at the same time (bind-chroot). */
+        conflictingService?: string;
+        /** named.conf we own entirely. */
+        namedConf: string;
+        /** Directory that holds zone files (named's `directory`). */
+        zoneDir: string;
+        /** Directory for named's runtime data (dumps, statistics). */
+        dataDir: string;
+        /** Group named runs as: zone files are readable by it. */
+        group: string;
+        /** Extra options lines specific to the BIND version. */
+        extraOptions: string[];
+        /** Chroot named-checkconf must use to see what named sees, if any. */
+        checkconfChroot?: string;
+    };
+    postfix: {
+        /** Postfix version, for the syntax of settings that changed between versions. */
+        version: string;
+        /** `compatibility_level` the distribution's main.cf sets. */
+        compatibilityLevel: string;
+        /** Parameters the distribution sets in main.cf (paths, defaults) kept verbatim. */
+        distributionSettings: [string, string][];
+        /** CA directory used to verify TLS of remote servers. */
+        caPath: string;
+    };
+    dovecot: {
+        /** Dovecot's main config file (we own it entirely). */
+        conf: string;
+    };
+    tls: {
+        /** Where the server certificate (PEM, full chain) is stored. */
+        certFile: string;
+        /** Where its private key is stored (mode 0600 root). */
+        keyFile: string;
+    };
+    /** The mail spool where root's mbox lives (read by mailx). */
+    mailSpool: string;
+}
+
+const rhel8: Platform = {
+    name: "rhel8",
+    label: "Red Hat Enterprise Linux 8",
+    installCommand: (pkgs) => `dnf install -y --setopt=install_weak_deps=False ${pkgs.join(" ")}`,
+    installedTest: (pkgs) => `rpm -q ${pkgs.join(" ")} >/dev/null 2>&1`,
+    packages: {
+        dns: ["bind-chroot", "bind-utils"],
+        postfix: ["postfix"],
+        dovecot: ["dovecot"],
+        firewall: ["firewalld"],
+        mailClient: ["mailx"],
+        tools: ["openssl", "policycoreutils", "util-linux"],
+    },
+    nologinShell: "/sbin/nologin",
+    reservedNames: ["named", "postfix", "postdrop", "dovecot", "dovenull", "mail", "mailnull", "smmsp"],
+    firstUid: 1000,
+    missingSystemAliases: {},
+    selinux: true,
+    dns: {
+        service: "named-chroot",
+        conflictingService: "named",
+        namedConf: "/etc/named.conf",
+        zoneDir: "/var/named",
+        dataDir: "/var/named/data",
+        group: "named",
+        // As RHEL's stock named.conf: named cannot write to /var/named itself.
+        extraOptions: ['managed-keys-directory "/var/named/dynamic";', 'pid-file "/run/named/named.pid";', 'session-keyfile "/run/named/session.key";'],
+        checkconfChroot: "/var/named/chroot",
+    },
+    postfix: {
+        version: "3.5",
+        compatibilityLevel: "2",
+        distributionSettings: [
+            ["queue_directory", "/var/spool/postfix"],
+            ["command_directory", "/usr/sbin"],
+            ["daemon_directory", "/usr/libexec/postfix"],
+            ["data_directory", "/var/lib/postfix"],
+            ["mail_owner", "postfix"],
+            ["setgid_group", "postdrop"],
+            ["sendmail_path", "/usr/sbin/sendmail.postfix"],
+            ["newaliases_path", "/usr/bin/newaliases.postfix"],
+            ["mailq_path", "/usr/bin/mailq.postfix"],
+            ["html_directory", "no"],
+            ["manpage_directory", "/usr/share/man"],
+            ["sample_directory", "/usr/share/doc/postfix/samples"],
+            ["readme_directory", "/usr/share/doc/postfix/README_FILES"],
+            ["meta_directory", "/etc/postfix"],
+            ["shlib_directory", "/usr/lib64/postfix"],
+        ],
+        caPath: "/etc/pki/tls/certs",
+    },
+    dovecot: { conf: "/etc/dovecot/dovecot.conf" },
+    tls: {
+        certFile: "/etc/pki/tls/certs/mailhost.pem",
+        keyFile: "/etc/pki/tls/private/mailhost.key",
+    },
+    mailSpool: "/var/spool/mail",
+};
+
+const debian12: Platform = {
+    name: "debian12",
+    label: "Debian 12",
+    installCommand: (pkgs) =>
+        [
+            "export DEBIAN_FRONTEND=noninteractive",
+            // Keep daemons from starting with distribution defaults (firewalld would lock
+            // out a non-standard SSH port); each step starts its daemon once configured.
+            "printf '#!/bin/sh\\nexit 101\\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d",
+            "trap 'rm -f /usr/sbin/policy-rc.d; rm -rf \"$mh_stage\"' EXIT",
+            // Postfix asks what kind of site this is; answer before it is installed.
+            `printf '%s\\n' 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections`,
+            "apt-get update -qq || true",
+            `apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confold ${pkgs.join(" ")}`,
+        ].join("\n"),
+    installedTest: (pkgs) =>
+        `[ "$(dpkg-query -W -f='\${db:Status-Status}\\n' ${pkgs.join(" ")} 2>/dev/null | grep -cx installed)" = ${pkgs.length} ]`,
+    packages: {
+        dns: ["bind9", "bind9-utils", "bind9-dnsutils"],
+        postfix: ["postfix"],
+        dovecot: ["dovecot-core", "dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd"],
+        firewall: ["firewalld"],
+        mailClient: ["bsd-mailx"],
+        tools: ["openssl", "util-linux"],
+    },
+    nologinShell: "/usr/sbin/nologin",
+    reservedNames: ["bind", "postfix", "postdrop", "dovecot", "dovenull", "mail", "opendkim", "ssl-cert", "Debian-exim"],
+    firstUid: 1000,
+    missingSystemAliases: {
+        bin: "root",
+        daemon: "root",
+        adm: "root",
+        lp: "root",
+        sync: "root",
+        shutdown: "root",
+        halt: "root",
+        mail: "root",
+        news: "root",
+        uucp: "root",
+        operator: "root",
+        games: "root",
+        nobody: "root",
+        www: "root",
+        "www-data": "root",
+        backup: "root",
+        list: "root",
+        proxy: "root",
+        sys: "root",
+    },
+    selinux: false,
+    dns: {
+        service: "named",
+        namedConf: "/etc/bind/named.conf",
+        // AppArmor lets named write only below /var/cache/bind and /var/lib/bind.
+        zoneDir: "/var/lib/bind",
+        dataDir: "/var/cache/bind",
+        group: "bind",
+        extraOptions: [],
+    },
+    postfix: {
+        version: "3.7",
+        compatibilityLevel: "3.6",
+        distributionSettings: [["readme_directory", "no"]],
+        caPath: "/etc/ssl/certs",
+    },
+    dovecot: { conf: "/etc/dovecot/dovecot.conf" },
+    tls: {
+        certFile: "/etc/ssl/certs/mailhost.pem",
+        keyFile: "/etc/ssl/private/mailhost.key",
+    },
+    mailSpool: "/var/mail",
+};
+
+export const PLATFORMS: Record<OsName, Platform> = { rhel8, debian12 };
+
+export function platformFor(os: OsName): Platform {
+    return PLATFORMS[os];
+}
+
+/** Every package the mail system installs on `platform`, in a stable order. */
+export function allPackages(platform: Platform): string[] {
+    const p = platform.packages;
+    return [...p.tools, ...p.firewall, ...p.dns, ...p.postfix, ...p.dovecot, ...p.mailClient];
+}
