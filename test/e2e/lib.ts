@@ -1,0 +1,152 @@
+/**
+ * Shared pieces of the end-to-end tests: the stack config for a test host, deploying
+ * it (mock run + replay over SSH), and the real clients that check the result.
+ */
+import { execFile } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { REPO_ROOT, runProgram } from "../harness/program";
+import type { TestHost } from "../testhost/testhost";
+import { apply, ApplyResult, ReplayState } from "./replay";
+
+export const DOMAIN = "linuxprobe.com";
+export const HOSTNAME = "mail.linuxprobe.com";
+export const CLIENTS_PY = path.join(REPO_ROOT, "test", "e2e", "clients.py");
+
+/** The chapter's config, pointed at `host` (Debian 12), trusting only the test machine's first address. */
+export function chapterConfig(host: TestHost, extra: Record<string, unknown> = {}): Record<string, unknown> {
+    return {
+        domain: DOMAIN,
+        hostname: HOSTNAME,
+        target: "ssh",
+        os: "debian12",
+        ssh: { host: host.ip, port: host.sshPort, user: "root" },
+        sshPrivateKey: fs.readFileSync(host.sshKeyPath, "utf8"),
+        users: [{ name: "liuchuan", password: "linuxprobe-e2e" }],
+        aliases: { dream: "root" },
+        trustedNetworks: [`${host.clientIp}/32`],
+        ...extra,
+    };
+}
+
+const SECRET_KEYS = ["sshPrivateKey", "users", "tls"];
+
+/** A stack on a test host: each `up` runs the program and replays it on top of the last state. */
+export class TestStack {
+    state: ReplayState = {};
+    constructor(public readonly host: TestHost) {}
+
+    async up(config: Record<string, unknown>): Promise<ApplyResult> {
+        const run = await runProgram(config, SECRET_KEYS.filter((k) => k in config), "e2e");
+        const result = await apply(run, this.state);
+        this.state = result.state;
+        return result;
+    }
+}
+
+/** Throws with the failing command's output when an apply failed. */
+export function assertApplied(r: ApplyResult): ApplyResult {
+    if (r.failed) {
+        throw new Error(`${r.failed.operation} of ${r.failed.resource} failed (exit ${r.failed.code}):\n${r.failed.stderr}\n${r.failed.stdout}`);
+    }
+    return r;
+}
+
+export interface Proc {
+    code: number;
+    stdout: string;
+    stderr: string;
+}
+
+/** Runs a local program (a client on the test machine). */
+export function run(cmd: string, args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<Proc> {
+    return new Promise((resolve) => {
+        const child = execFile(cmd, args, { env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+            const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
+            resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+        });
+        if (opts.input !== undefined) child.stdin?.end(opts.input);
+    });
+}
+
+/** swaks against the host's port 25 (or `port`); returns the SMTP conversation. */
+export function swaks(host: TestHost, args: string[]): Promise<Proc> {
+    return run("swaks", ["--server", host.ip, "--timeout", "20", "--hide-informational", ...args]);
+}
+
+/** dig at the host's BIND: the answer section, one record per line. */
+export async function dig(host: TestHost, name: string, type: string): Promise<string[]> {
+    const r = await run("dig", [`@${host.ip}`, "+short", "+norecurse", "+time=3", "+tries=2", name, type]);
+    return r.stdout.split("\n").filter((l) => l.trim() !== "");
+}
+
+export interface MailboxResult {
+    ok: boolean;
+    count?: number;
+    subjects?: string[];
+    error?: string;
+}
+
+/** Reads a mailbox with Python's imaplib/poplib (mode imap, imaps, pop3, pop3s). */
+export async function mailbox(host: TestHost, mode: string, user: string, password: string, extra: string[] = []): Promise<MailboxResult> {
+    const cafile = await hostCertificate(host);
+    const r = await run("python3", [CLIENTS_PY, mode, host.ip, "--user", user, "--cafile", cafile, ...extra], { env: { MH_PASS: password } });
+    try {
+        return JSON.parse(r.stdout) as MailboxResult;
+    } catch {
+        return { ok: false, error: `clients.py: ${r.stderr}` };
+    }
+}
+
+/** Sends a message with authenticated submission (587 STARTTLS or 465 TLS) with Python's smtplib. */
+export async function submit(host: TestHost, mode: "submission" | "smtps", user: string, password: string, from: string, to: string, subject: string): Promise<MailboxResult & { refused?: string[] }> {
+    const cafile = await hostCertificate(host);
+    const r = await run("python3", [CLIENTS_PY, mode, host.ip, "--user", user, "--cafile", cafile, "--sender", from, "--to", to, "--subject", subject], { env: { MH_PASS: password } });
+    try {
+        return JSON.parse(r.stdout);
+    } catch {
+        return { ok: false, error: `clients.py: ${r.stderr}` };
+    }
+}
+
+const certCache = new Map<string, string>();
+/** The host's certificate, fetched over SSH into a local file, to verify TLS against. */
+export async function hostCertificate(host: TestHost): Promise<string> {
+    const r = await host.exec("cat /etc/ssl/certs/mailhost.pem");
+    const file = path.join("/tmp", `mailhost-e2e-cert-${host.id}.pem`);
+    if (certCache.get(file) !== r.stdout) {
+        fs.writeFileSync(file, r.stdout);
+        certCache.set(file, r.stdout);
+    }
+    return file;
+}
+
+/** Waits until `check` returns true (mail delivery is asynchronous), up to `seconds`. */
+export async function eventually(check: () => Promise<boolean>, seconds = 20): Promise<boolean> {
+    const until = Date.now() + seconds * 1000;
+    for (;;) {
+        if (await check()) return true;
+        if (Date.now() > until) return false;
+        await new Promise((r) => setTimeout(r, 250));
+    }
+}
+
+/** Waits for Postfix's queue on the host to be empty. */
+export async function queueEmpty(host: TestHost): Promise<boolean> {
+    return eventually(async () => (await host.exec("postqueue -j | wc -l")).stdout.trim() === "0");
+}
+
+/** Timing of phases, printed at the end of a test file for the closing note. */
+export const timings: [string, number][] = [];
+export async function timed<T>(what: string, f: () => Promise<T>): Promise<T> {
+    const t = Date.now();
+    try {
+        return await f();
+    } finally {
+        timings.push([what, (Date.now() - t) / 1000]);
+    }
+}
+export function printTimings(file: string): void {
+    const lines = timings.map(([w, s]) => `  ${s.toFixed(1).padStart(7)} s  ${w}`);
+    process.stdout.write(`\n# timings (${file})\n${lines.join("\n")}\n`);
+}
