@@ -156,6 +156,10 @@ const debian12: Platform = {
             `printf '%s\\n' 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections`,
             "apt-get update -qq || true",
             `apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confold ${pkgs.join(" ")}`,
+            "rm -f /usr/sbin/policy-rc.d",
+            // The packages' D-Bus policies (polkit's, firewalld's) were installed while
+            // policy-rc.d kept dbus from reloading: load them now.
+            "systemctl reload dbus 2>/dev/null || true",
         ].join("\n"),
     installedTest: (pkgs) =>
         `[ "$(dpkg-query -W -f='\${db:Status-Status}\\n' ${pkgs.join(" ")} 2>/dev/null | grep -cx installed)" = ${pkgs.length} ]`,

@@ -179,13 +179,6 @@ export function renderMasterCf(): string {
 /** The step script: stage main.cf and master.cf, validate them, swap, reload. */
 export function renderPostfixScript(platform: Platform, args: MainCfArgs): string {
     return stepScript("Postfix", [
-        `mkdir -p /etc/postfix/mailhost`,
-        `# The lookup tables users and aliases fill in must exist before Postfix reads them.`,
-        `for map in ${Object.values(POSTFIX_MAPS).join(" ")}; do`,
-        `  [ -f "$map" ] || : >"$map"`,
-        `  [ "$map.db" -nt "$map" ] || postmap "hash:$map"`,
-        `done`,
-        `[ /etc/aliases.db -nt /etc/aliases ] || newaliases`,
         heredoc(`cat >"$mh_stage/main.cf"`, renderMainCf(platform, args)),
         heredoc(`cat >"$mh_stage/master.cf"`, renderMasterCf()),
         `mh_validate "Postfix" postconf -c "$mh_stage" -n`,
@@ -194,6 +187,14 @@ export function renderPostfixScript(platform: Platform, args: MainCfArgs): strin
         `changed=0`,
         `mh_put /etc/postfix/main.cf 0644 root:root <"$mh_stage/main.cf" && changed=1`,
         `mh_put /etc/postfix/master.cf 0644 root:root <"$mh_stage/master.cf" && changed=1`,
+        `mkdir -p /etc/postfix/mailhost`,
+        `# The lookup tables users and aliases fill in must exist before Postfix reads them.`,
+        `for map in ${Object.values(POSTFIX_MAPS).join(" ")}; do`,
+        `  [ -f "$map" ] || : >"$map"`,
+        `  [ "$map.db" -nt "$map" ] || postmap "hash:$map"`,
+        `done`,
+        `[ -f /etc/aliases ] || printf 'postmaster: root\\n' >/etc/aliases`,
+        `[ /etc/aliases.db -nt /etc/aliases ] || newaliases`,
         `mh_service postfix "$changed"`,
     ]);
 }

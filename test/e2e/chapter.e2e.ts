@@ -22,7 +22,7 @@ let config: Record<string, unknown>;
 describe("chapter 15 on a bare Debian 12 host", () => {
     before(async () => {
         await timed("image (cached after the first build)", () => ensureImage());
-        host = await timed("host boot", () => bootHost(1, { replace: true }));
+        host = await timed("host boot", () => bootHost(11, { replace: true }));
         stack = new TestStack(host);
         config = chapterConfig(host, {
             users: [
@@ -59,7 +59,7 @@ describe("chapter 15 on a bare Debian 12 host", () => {
     });
 
     test("BIND is no open resolver", async () => {
-        const r = await run("dig", [`@${host.ip}`, "+time=3", "+tries=1", "example.org", "A"]);
+        const r = await run("dig", [`@${host.ip}`, "-b", host.clientIp, "+time=3", "+tries=1", "example.org", "A"]);
         assert.match(r.stdout, /status: REFUSED/);
     });
 
@@ -122,9 +122,9 @@ describe("chapter 15 on a bare Debian 12 host", () => {
         await host.exec("systemd-run --unit=mh-probe --collect python3 -m http.server 4190 >/dev/null");
         const inside = await host.exec("for i in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/4190) 2>/dev/null && exit 0; sleep 0.1; done; exit 1");
         assert.equal(inside.code, 0, "probe server did not start");
-        const outside = await run("bash", ["-c", `timeout 3 bash -c 'exec 3<>/dev/tcp/${host.ip}/4190'`]);
+        const outside = await run("bash", ["-c", `timeout 3 python3 -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 2, (sys.argv[3], 0))' ${host.ip} 4190 ${host.clientIp}`]);
         assert.notEqual(outside.code, 0, "port 4190 is reachable from outside");
-        const smtp = await run("bash", ["-c", `timeout 3 bash -c 'exec 3<>/dev/tcp/${host.ip}/25'`]);
+        const smtp = await run("bash", ["-c", `timeout 3 python3 -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 2, (sys.argv[3], 0))' ${host.ip} 25 ${host.clientIp}`]);
         assert.equal(smtp.code, 0, "port 25 is not reachable");
         await host.exec("systemctl stop mh-probe");
     });
@@ -174,7 +174,7 @@ describe("chapter 15 on a bare Debian 12 host", () => {
         const s = await swaks(host, ["--to", `liuchuan@${DOMAIN}`, "--from", `client@${DOMAIN}`, "--header", "Subject: after-reboot", "--helo", "client.linuxprobe.com"]);
         assert.equal(s.code, 0, s.stdout);
         assert.ok(await eventually(async () => ((await mailbox(host, "imaps", "liuchuan", PASSWORD)).subjects ?? []).includes("after-reboot")));
-        const closed = await run("bash", ["-c", `timeout 3 bash -c 'exec 3<>/dev/tcp/${host.ip}/4190'`]);
+        const closed = await run("bash", ["-c", `timeout 3 python3 -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 2, (sys.argv[3], 0))' ${host.ip} 4190 ${host.clientIp}`]);
         assert.notEqual(closed.code, 0);
     });
 });

@@ -35,6 +35,11 @@ def out(**kw):
     sys.exit(0)
 
 
+src = (a.source, 0) if a.source else None
+_create_connection = __import__("socket").create_connection
+# imaplib and poplib take no source address: bind every connection of this process.
+__import__("socket").create_connection = lambda addr, timeout=20, source_address=None, **kw: _create_connection(addr, timeout, source_address or src, **kw)
+
 try:
     if a.mode in ("imap", "imaps"):
         if a.mode == "imaps":
@@ -70,7 +75,6 @@ try:
         m.quit()
         out(ok=True, count=count, subjects=subjects)
     elif a.mode in ("submission", "smtps"):
-        src = (a.source, 0) if a.source else None
         if a.mode == "smtps":
             s = smtplib.SMTP_SSL(a.host, 465, context=context(), source_address=src, timeout=20)
         else:

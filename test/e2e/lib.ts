@@ -71,12 +71,14 @@ export function run(cmd: string, args: string[], opts: { env?: Record<string, st
 
 /** swaks against the host's port 25 (or `port`); returns the SMTP conversation. */
 export function swaks(host: TestHost, args: string[]): Promise<Proc> {
-    return run("swaks", ["--server", host.ip, "--timeout", "20", "--hide-informational", ...args]);
+        // Bound to the test machine's address on the host's link: never routed elsewhere.
+    const local = args.includes("--local-interface") ? [] : ["--local-interface", host.clientIp];
+    return run("swaks", ["--server", host.ip, "--timeout", "20", "--hide-informational", ...local, ...args]);
 }
 
 /** dig at the host's BIND: the answer section, one record per line. */
 export async function dig(host: TestHost, name: string, type: string): Promise<string[]> {
-    const r = await run("dig", [`@${host.ip}`, "+short", "+norecurse", "+time=3", "+tries=2", name, type]);
+    const r = await run("dig", [`@${host.ip}`, "-b", host.clientIp, "+short", "+norecurse", "+time=3", "+tries=2", name, type]);
     return r.stdout.split("\n").filter((l) => l.trim() !== "");
 }
 
@@ -90,7 +92,7 @@ export interface MailboxResult {
 /** Reads a mailbox with Python's imaplib/poplib (mode imap, imaps, pop3, pop3s). */
 export async function mailbox(host: TestHost, mode: string, user: string, password: string, extra: string[] = []): Promise<MailboxResult> {
     const cafile = await hostCertificate(host);
-    const r = await run("python3", [CLIENTS_PY, mode, host.ip, "--user", user, "--cafile", cafile, ...extra], { env: { MH_PASS: password } });
+    const r = await run("python3", [CLIENTS_PY, mode, host.ip, "--source", host.clientIp, "--user", user, "--cafile", cafile, ...extra], { env: { MH_PASS: password } });
     try {
         return JSON.parse(r.stdout) as MailboxResult;
     } catch {
@@ -101,7 +103,7 @@ export async function mailbox(host: TestHost, mode: string, user: string, passwo
 /** Sends a message with authenticated submission (587 STARTTLS or 465 TLS) with Python's smtplib. */
 export async function submit(host: TestHost, mode: "submission" | "smtps", user: string, password: string, from: string, to: string, subject: string): Promise<MailboxResult & { refused?: string[] }> {
     const cafile = await hostCertificate(host);
-    const r = await run("python3", [CLIENTS_PY, mode, host.ip, "--user", user, "--cafile", cafile, "--sender", from, "--to", to, "--subject", subject], { env: { MH_PASS: password } });
+    const r = await run("python3", [CLIENTS_PY, mode, host.ip, "--source", host.clientIp, "--user", user, "--cafile", cafile, "--sender", from, "--to", to, "--subject", subject], { env: { MH_PASS: password } });
     try {
         return JSON.parse(r.stdout);
     } catch {
