@@ -83,10 +83,10 @@ describe("chapter 15 on a bare Debian 12 host", () => {
         }
         assert.ok(await queueEmpty(host));
         const listed = await eventually(async () => {
-            const m = await host.exec("mailx -H -f /var/mail/root </dev/null");
+            const m = await host.exec("printf 'x\\n' | mailx -f /var/mail/root");
             return /to-bin/.test(m.stdout) && /to-dream/.test(m.stdout);
         });
-        assert.ok(listed, (await host.exec("mailx -H -f /var/mail/root </dev/null; tail -20 /var/log/mail.log 2>/dev/null || journalctl -u postfix -n 20")).stdout);
+        assert.ok(listed, (await host.exec("printf 'x\\n' | mailx -f /var/mail/root; tail -20 /var/log/mail.log 2>/dev/null || journalctl -u postfix -n 20")).stdout);
     });
 
     test("an unknown recipient is refused with 550", async () => {

@@ -48,7 +48,8 @@ try:
             m = imaplib.IMAP4(a.host, 143)
             if not a.plain:
                 m.starttls(ssl_context=context())
-        typ, _ = m.login(a.user, pw)
+        # AUTHENTICATE PLAIN carries UTF-8 passwords (LOGIN would need ASCII).
+        typ, _ = m.authenticate("PLAIN", lambda _: b"\0" + a.user.encode() + b"\0" + pw.encode())
         typ, data = m.select("INBOX", readonly=True)
         count = int(data[0])
         subjects = []
