@@ -166,7 +166,7 @@ describe("parseConfig: the chapter's config", () => {
 
     test("defaults: hostname mail.<domain>, target aws, rhel8, t3.small, no reverse DNS", () => {
         const { hostname: _h, target: _t, os: _o, ...rest } = awsConfig();
-        void _h, _t, _o;
+        void [_h, _t, _o];
         const c = parse(rest);
         assert.equal(c.hostname, "mail.linuxprobe.com");
         assert.equal(c.target, "aws");

@@ -7,7 +7,7 @@ describe("platforms", () => {
     test("RHEL 8: bind-chroot postfix dovecot mailx firewalld, installed with dnf", () => {
         const pkgs = allPackages(PLATFORMS.rhel8);
         for (const p of ["bind-chroot", "postfix", "dovecot", "mailx", "firewalld"]) assert.ok(pkgs.includes(p), p);
-        assert.match(PLATFORMS.rhel8.installCommand(pkgs), /^dnf install -y .*bind-chroot/);
+        assert.match(PLATFORMS.rhel8.installCommand(pkgs), /^dnf install -y .*bind-chroot/m);
         assert.equal(PLATFORMS.rhel8.selinux, true);
     });
 
@@ -16,7 +16,7 @@ describe("platforms", () => {
         for (const p of ["bind9", "postfix", "dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd", "bsd-mailx", "firewalld"]) assert.ok(pkgs.includes(p), p);
         const install = PLATFORMS.debian12.installCommand(pkgs);
         assert.ok(install.includes("export DEBIAN_FRONTEND=noninteractive"));
-        assert.match(install, /apt-get install -y .*dovecot-lmtpd/);
+        assert.match(install, /^apt-get install -y .*dovecot-lmtpd/m);
     });
 
     test("install commands and installed tests are valid bash", () => {

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { describe, test } from "node:test";
 import * as yaml from "js-yaml";
 import { REPO_ROOT, RegisteredResource } from "../test/harness/program";
-import { bash, bashSyntax, innerScriptOfDelete, shellcheckAll, shellcheckPath } from "../test/unit/bash";
+import { bashSyntax, innerScriptOfDelete, shellcheckAll, shellcheckPath } from "../test/unit/bash";
 import { postfixList, settingsMap } from "../test/unit/conf";
 import { renderChapterFiles } from "../test/unit/expected";
 import {
@@ -27,6 +27,7 @@ import {
 } from "../test/unit/fixtures";
 import { commands, diffRuns, GraphRun, heredocBody, node, resource, runWithGraph, stdinOf, transitiveDependencies, urnType } from "../test/unit/run";
 import { PORT25_NOTICE, RED_HAT_OWNER } from "./aws";
+import { renderMailUserDeleteScript } from "./users";
 
 // ---------------------------------------------------------------- the runs, once
 
@@ -96,7 +97,17 @@ const COMMAND_PARENT: Record<string, string> = {
     "mailhost-postfix-config": "mailhost:postfix:Postfix",
     "mailhost-user-liuchuan-account": "mailhost:users:MailUser",
     "mailhost-aliases-aliases": "mailhost:aliases:Aliases",
+    "mailhost-dkim-opendkim": "mailhost:dkim:Dkim",
 };
+
+/**
+ * DKIM signing (issue 4) is being added to the package: when a run has its step, the
+ * tests check where it sits; the other checks hold with or without it.
+ */
+const DKIM_COMMAND = "mailhost-dkim-opendkim";
+const hasDkim = (r: GraphRun) => r.resources.some((x) => x.name === DKIM_COMMAND);
+/** The run's commands without the DKIM step. */
+const namesWithoutDkim = (r: GraphRun) => commands(r).map((c) => c.name).filter((n) => n !== DKIM_COMMAND);
 
 const AWS_TYPES = ["aws:ec2/securityGroup:SecurityGroup", "aws:ec2/keyPair:KeyPair", "aws:ec2/instance:Instance", "aws:ec2/eip:Eip"];
 
@@ -118,7 +129,9 @@ describe("the chapter's scenario (Pulumi.dev.yaml: RHEL 8 at 192.168.10.10 over 
     test("registers the mail system's components, typed mailhost:<module>:<Type>", async () => {
         const r = await run("dev");
         const components = r.resources.filter((x) => x.type.startsWith("mailhost:")).map((x) => `${x.type} ${x.name}`);
-        assert.deepEqual(components, [
+        const dkim = components.filter((c) => c.startsWith("mailhost:dkim:"));
+        assert.deepEqual(dkim, hasDkim(r) ? ["mailhost:dkim:Dkim mailhost-dkim"] : []);
+        assert.deepEqual(components.filter((c) => !dkim.includes(c)), [
             "mailhost:mailSystem:MailSystem mailhost",
             "mailhost:host:Host mailhost-host",
             "mailhost:firewall:Firewall mailhost-firewall",
@@ -146,15 +159,16 @@ describe("the chapter's scenario (Pulumi.dev.yaml: RHEL 8 at 192.168.10.10 over 
         }
     });
 
-    test("the remote commands, in registration order", async () => {
-        assert.deepEqual(commands(await run("dev")).map((c) => c.name), CHAPTER_COMMANDS);
+    test("the remote commands (their order is checked through dependencies, below)", async () => {
+        assert.deepEqual(namesWithoutDkim(await run("dev")).sort(), [...CHAPTER_COMMANDS].sort());
     });
 
     test("order: packages before everything, dovecot before postfix, users after postfix, aliases last", async () => {
         const r = await run("dev");
         const deps = (name: string) => transitiveDependencies(r, name);
         assert.deepEqual([...deps("mailhost-host-packages")], []);
-        for (const c of CHAPTER_COMMANDS.slice(1)) {
+        const all = hasDkim(r) ? [...CHAPTER_COMMANDS, DKIM_COMMAND] : CHAPTER_COMMANDS;
+        for (const c of all.slice(1)) {
             assert.ok(deps(c).has("mailhost-host-packages"), `${c} does not wait for the packages`);
             assert.ok(c === "mailhost-host-hostname" || deps(c).has("mailhost-host-hostname"), `${c} does not wait for the host name`);
         }
@@ -165,7 +179,15 @@ describe("the chapter's scenario (Pulumi.dev.yaml: RHEL 8 at 192.168.10.10 over 
         assert.ok(deps("mailhost-user-liuchuan-account").has("mailhost-postfix-config"), "user before postfix");
         const aliases = deps("mailhost-aliases-aliases");
         for (const c of ["mailhost-postfix-config", "mailhost-dovecot-config", "mailhost-user-liuchuan-account"]) assert.ok(aliases.has(c), `aliases before ${c}`);
-        for (const c of CHAPTER_COMMANDS) assert.ok(!deps(c).has("mailhost-aliases-aliases"), `${c} waits for the aliases`);
+        for (const c of all) assert.ok(!deps(c).has("mailhost-aliases-aliases"), `${c} waits for the aliases`);
+    });
+
+    test("DKIM (when the package has it): OpenDKIM before Postfix hands it mail and before the zone publishes its key", async (t) => {
+        const r = await run("dev");
+        if (!hasDkim(r)) return t.skip("the package has no DKIM step yet");
+        assert.ok(transitiveDependencies(r, "mailhost-postfix-config").has(DKIM_COMMAND));
+        assert.ok(transitiveDependencies(r, "mailhost-dns-zone").has(DKIM_COMMAND));
+        assert.ok(transitiveDependencies(r, DKIM_COMMAND).has("mailhost-host-packages"));
     });
 
     test("users wait for postfix, and aliases for every user (two users)", async () => {
@@ -174,7 +196,6 @@ describe("the chapter's scenario (Pulumi.dev.yaml: RHEL 8 at 192.168.10.10 over 
             assert.ok(transitiveDependencies(r, u).has("mailhost-postfix-config"), u);
             assert.ok(transitiveDependencies(r, "mailhost-aliases-aliases").has(u), u);
         }
-        assert.equal(commands(r).at(-1)?.name, "mailhost-aliases-aliases");
     });
 
     test("each command runs `bash -s` as root on 192.168.10.10, its script on stdin", async () => {
@@ -248,7 +269,7 @@ describe("the chapter's scenario (Pulumi.dev.yaml: RHEL 8 at 192.168.10.10 over 
 describe("Debian 12 through a non-root SSH user", () => {
     test("runs `sudo -n bash -s`, deletes with `sudo -n bash -c`, as admin on port 2222", async () => {
         const r = await run("deb");
-        assert.deepEqual(commands(r).map((c) => c.name), CHAPTER_COMMANDS);
+        assert.deepEqual(namesWithoutDkim(r).sort(), [...CHAPTER_COMMANDS].sort());
         for (const c of commands(r)) {
             assert.equal(c.inputs.create, "sudo -n bash -s", c.name);
             assert.deepEqual(c.inputs.connection, { host: "192.168.10.10", port: 2222, user: "admin", privateKey: SSH_PRIVATE_KEY, dialErrorLimit: 10, perDialTimeout: 15 });
@@ -505,6 +526,22 @@ describe("blast radius", () => {
 
 // ---------------------------------------------------------------- every script
 
+/** Where the package appends words after heredoc(): known bug, reported (see tls.test.ts). */
+const HEREDOC_SUFFIX_BUGS: Record<string, string> = {
+    "mailhost-tls-certificate": "components/tls.ts renderProvidedScript: `heredoc(...) + \" || true\"`",
+    "mailhost-dkim-opendkim": "components/dkim.ts renderDkimScript: `heredoc(...) + \" && changed=1\"`",
+};
+
+/**
+ * The todo reason when a script has the known bug: a terminator line with more words
+ * after it ('MAILHOST_EOF || true'), which does not end the here-document.
+ */
+function unterminatedHeredoc(name: string, script: string): string | undefined {
+    const line = /^MAILHOST_EOF[ \t]+\S.*$/m.exec(script)?.[0];
+    if (!line || !HEREDOC_SUFFIX_BUGS[name]) return undefined;
+    return `${HEREDOC_SUFFIX_BUGS[name]} leaves the line '${line}', which does not end the here-document: the rest of the script becomes file content`;
+}
+
 /** Every script of the deploying runs, deduplicated by content, keyed by where it comes from. */
 async function allScripts(): Promise<Map<string, { script: string; todo?: string }>> {
     const seen = new Set<string>();
@@ -517,11 +554,7 @@ async function allScripts(): Promise<Map<string, { script: string; todo?: string
     for (const n of DEPLOYS) {
         for (const c of commands(await run(n))) {
             const stdin = String(c.inputs.stdin);
-            const todo =
-                c.name === "mailhost-tls-certificate" && stdin.includes("\nMAILHOST_EOF || true")
-                    ? "components/tls.ts renderProvidedScript: 'MAILHOST_EOF || true' does not end the here-document (see tls.test.ts)"
-                    : undefined;
-            add(`${n}: ${c.name} stdin`, stdin, todo);
+            add(`${n}: ${c.name} stdin`, stdin, unterminatedHeredoc(c.name, stdin));
             if (typeof c.inputs.delete === "string") add(`${n}: ${c.name} delete script`, innerScriptOfDelete(c.inputs.delete));
         }
     }
@@ -546,13 +579,13 @@ describe("every generated script", () => {
         }
     });
 
-    test("every delete command is itself valid and unquotes to its script", async () => {
+    test("every delete command is itself valid and carries exactly the rendered delete script", async () => {
         for (const n of DEPLOYS) {
             for (const c of commands(await run(n)).filter((x): x is RegisteredResource & { inputs: { delete: string } } => typeof x.inputs.delete === "string")) {
                 assert.equal(bashSyntax(c.inputs.delete).stderr, "");
-                const inner = innerScriptOfDelete(c.inputs.delete);
-                assert.match(inner, /^#!\/bin\/bash\n# mailhost: remove mail user /);
-                assert.equal(bash(`printf %s "$1" | wc -c`, [inner]).stdout.trim(), String(Buffer.byteLength(inner)));
+                const user = c.name.replace(/^mailhost-user-/, "").replace(/-account$/, "");
+                const purge = user === "wang_li";
+                assert.equal(innerScriptOfDelete(c.inputs.delete), renderMailUserDeleteScript(user, "linuxprobe.com", purge), `${n}: ${c.name}`);
             }
         }
     });
