@@ -16,7 +16,6 @@ import {
     TLS_PRIVATE_KEY,
 } from "../test/unit/fixtures";
 import { ConfigError, parseConfig, RESERVED_NAMES } from "./config";
-import { PLATFORMS } from "./platform";
 
 /** The ConfigError that parsing `cfg` raises (fails the test when it parses). */
 function configError(cfg: StackConfig, secretKeys?: string[]): ConfigError {
@@ -222,7 +221,7 @@ describe("parseConfig: bad input stops with one ConfigError naming the key", () 
     });
 
     test("every name of a system account is refused as a mail user", () => {
-        const names = new Set([...RESERVED_NAMES, ...Object.values(PLATFORMS).flatMap((p) => p.reservedNames), "nobody", "sshd", "ec2-user", "mailer-daemon"]);
+        const names = new Set([...RESERVED_NAMES, "named", "bind", "postfix", "postdrop", "dovecot", "dovenull", "mail", "mailnull", "smmsp", "opendkim", "nobody", "sshd", "ec2-user", "mailer-daemon"]);
         for (const name of names) {
             assert.throws(() => parse(withUsers(user(name))), ConfigError, `user ${name} was accepted`);
         }
@@ -235,7 +234,6 @@ describe("parseConfig: bad input stops with one ConfigError naming the key", () 
 
     test(
         "messages name keys as `pulumi config` spells them: mailhost:<key>",
-        { todo: "components/config.ts keyPath() joins the namespace with '.' (mailhost.domain, mailhost.users[0].name) for every schema error" },
         () => {
             const wrong = BAD.filter((c) => !configError(c.cfg(), c.secretKeys).message.includes(`mailhost:${c.key}`)).map((c) => c.what);
             assert.deepEqual(wrong, []);
@@ -244,7 +242,6 @@ describe("parseConfig: bad input stops with one ConfigError naming the key", () 
 
     test(
         "messages show the bad value of a non-secret key",
-        { todo: "components/config.ts: zod 4 drops issue.input unless safeParse(input, { reportInput: true }), so '(got ...)' is never printed for schema errors" },
         () => {
             const missing = BAD.filter((c) => c.shows !== undefined && !configError(c.cfg(), c.secretKeys).message.includes(c.shows)).map((c) => c.what);
             assert.deepEqual(missing, []);
@@ -253,7 +250,6 @@ describe("parseConfig: bad input stops with one ConfigError naming the key", () 
 
     test(
         "a bad setting or alias name says what names are allowed",
-        { todo: "components/config.ts: for z.record key errors zod 4 reports 'Invalid key in record' and the key schema's message is lost" },
         () => {
             assert.match(configError({ ...chapterConfig(), postfixSettings: { "Bad-Name": "x" } }).message, /lowercase/);
             assert.match(configError({ ...chapterConfig(), aliases: { "Bad Alias": "root" } }).message, /lowercase/);
@@ -262,7 +258,6 @@ describe("parseConfig: bad input stops with one ConfigError naming the key", () 
 
     test(
         "an alias may point to postmaster, which every host has (RFC 5321) and /etc/aliases of both distributions defines",
-        { todo: "components/config.ts crossChecks: only users, aliases of the config and root count as local targets, so {help: postmaster} is refused as 'pointing nowhere'" },
         () => {
             assert.deepEqual(parse({ ...chapterConfig(), aliases: { dream: "root", help: "postmaster" } }).aliases, [["dream", ["root"]], ["help", ["postmaster"]]]);
         },
@@ -270,7 +265,6 @@ describe("parseConfig: bad input stops with one ConfigError naming the key", () 
 
     test(
         "a misspelt nested key gets a suggestion too",
-        { todo: "components/config.ts: only top-level keys get 'did you mean'; nested ones (ssh.usr, users[0].pasword) do not" },
         () => {
             assert.match(configError({ ...chapterConfig(), ssh: { host: "192.168.10.10", usr: "root" } }).message, /did you mean mailhost:ssh\.user\?/);
         },
@@ -295,7 +289,6 @@ describe("parseConfig: secrets never appear in a message", () => {
 
     test(
         "not when a secret key holds text that is not structured",
-        { todo: "components/config.ts parseConfig: 'must be structured YAML/JSON, got ${JSON.stringify(text)}' prints the raw value of secret keys (users, tls)" },
         () => {
             const values = configValues(chapterConfig());
             const users = parseConfigError({ ...values, users: `liuchuan: ${PASSWORD1}` });

@@ -47,6 +47,9 @@ export const RESERVED_NAMES = new Set([
     "systemd-timesync", "systemd-coredump", "systemd-oom", "clamav", "amavis",
 ]);
 
+/** Local recipients every supported distribution has. */
+const SYSTEM_RECIPIENTS = new Set(["root", "postmaster"]);
+
 function isIpv4(value: string): boolean {
     return ipaddr.IPv4.isValidFourPartDecimal(value);
 }
@@ -267,13 +270,47 @@ function editDistance(a: string, b: string): number {
     return d[a.length][b.length];
 }
 
-function keyPath(path: PropertyKey[]): string {
-    return path.reduce<string>((acc, part) => (typeof part === "number" ? `${acc}[${part}]` : `${acc}.${String(part)}`), NAMESPACE);
+/** ": did you mean X?" when `key` looks like a typo of one of `known`. */
+function suggestion(key: string, known: string[], prefix = ""): string {
+    const distance = (k: string) => editDistance(k.toLowerCase(), key.toLowerCase());
+    const best = Math.min(...known.map(distance));
+    const near = best <= Math.max(1, Math.ceil(key.length / 3)) ? known.filter((k) => distance(k) === best) : [];
+    return near.length ? `: did you mean ${near.map((k) => `${prefix}${k}`).join(" or ")}?` : "";
 }
 
-/** The part of a config path that holds a secret: its value is never printed. */
+/** The keys the schema allows in the object at `path` (through optionals, defaults and arrays). */
+function knownKeysAt(path: PropertyKey[]): string[] {
+    type Node = { shape?: Record<string, unknown>; element?: unknown; unwrap?: () => unknown; def?: { innerType?: unknown } };
+    const inner = (n: Node): Node => {
+        for (let i = 0; i < 10; i++) {
+            const next = (n.def?.innerType ?? (typeof n.unwrap === "function" && !n.shape && !n.element ? n.unwrap() : undefined)) as Node | undefined;
+            if (!next) break;
+            n = next;
+        }
+        return n;
+    };
+    let node = inner(rawSchema as unknown as Node);
+    for (const part of path) {
+        node = inner((typeof part === "number" ? node.element : node.shape?.[String(part)]) as Node);
+        if (!node) return [];
+    }
+    return Object.keys(node.shape ?? {});
+}
+
+/** `mailhost:users[0].name` for the path ["users", 0, "name"]. */
+function keyPath(path: PropertyKey[]): string {
+    const [key, ...rest] = path;
+    return rest.reduce<string>((acc, part) => (typeof part === "number" ? `${acc}[${part}]` : `${acc}.${String(part)}`), `${NAMESPACE}:${String(key)}`);
+}
+
+/** Parts of structured secret keys that are not secret, and may be shown. */
+const SHOWN_IN_SECRET_KEYS = new Set(["name", "purgeOnDelete", "certificate"]);
+
+/** A config path whose value is (or may hold) a secret: its value is never printed. */
 function isSecretPath(path: PropertyKey[]): boolean {
-    return path[0] === "sshPrivateKey" || path.includes("password") || path.includes("privateKey");
+    if (!SECRET_KEYS.includes(String(path[0]))) return false;
+    const last = path[path.length - 1];
+    return !(path.length > 1 && typeof last === "string" && SHOWN_IN_SECRET_KEYS.has(last));
 }
 
 /**
@@ -287,29 +324,33 @@ export function parseConfig(values: Record<string, string>, secretKeys: Readonly
     const input: Record<string, unknown> = {};
     for (const [key, text] of Object.entries(values)) {
         if (!known.includes(key)) {
-            const near = known.filter((k) => editDistance(k.toLowerCase(), key.toLowerCase()) <= 3);
-            problems.push(
-                `${NAMESPACE}:${key} is not a mailhost setting${near.length ? `: did you mean ${near.map((k) => `${NAMESPACE}:${k}`).join(" or ")}?` : ""} (see the README's config reference)`,
-            );
+            problems.push(`${NAMESPACE}:${key} is not a mailhost setting${suggestion(key, known, `${NAMESPACE}:`)} (see the README's config reference)`);
             continue;
         }
         if (JSON_KEYS.has(key)) {
             try {
                 input[key] = JSON.parse(text);
             } catch {
-                problems.push(`${NAMESPACE}:${key} must be structured YAML/JSON, got ${JSON.stringify(text)}`);
+                const shown = SECRET_KEYS.includes(key) ? "" : `, got ${JSON.stringify(text)}`;
+                problems.push(`${NAMESPACE}:${key} must be structured YAML/JSON${shown}`);
             }
         } else {
             input[key] = text;
         }
     }
-    const parsed = rawSchema.safeParse(input);
+    const parsed = rawSchema.safeParse(input, { reportInput: true });
     if (!parsed.success) {
         for (const issue of parsed.error.issues) {
             if (issue.code === "unrecognized_keys") {
                 for (const k of issue.keys) {
-                    if (issue.path.length) problems.push(`${keyPath([...issue.path, k])} is not a known setting of ${keyPath(issue.path)}`);
+                    if (issue.path.length) problems.push(`${keyPath([...issue.path, k])} is not a known setting of ${keyPath(issue.path)}${suggestion(k, knownKeysAt(issue.path), `${keyPath(issue.path)}.`)}`);
                 }
+                continue;
+            }
+            if (issue.code === "invalid_key") {
+                // A bad key of a record (setting or alias name): say which rule it broke.
+                const reason = issue.issues.map((i) => i.message).join("; ");
+                problems.push(`${keyPath(issue.path)}: the name ${JSON.stringify(issue.input)} is not allowed: ${reason}`);
                 continue;
             }
             const shown = isSecretPath(issue.path) || issue.input === undefined ? "" : ` (got ${JSON.stringify(issue.input)})`;
@@ -365,8 +406,8 @@ function crossChecks(raw: RawConfig): string[] {
         if (alias === "root") problems.push(`${NAMESPACE}:aliases.root would take root's mail away from root's mailbox: alias another name to root instead`);
         for (const t of targets) {
             if (t.includes("@")) continue;
-            if (!users.has(t) && !aliases.has(t) && t !== "root") {
-                problems.push(`${NAMESPACE}:aliases.${alias} points to ${JSON.stringify(t)}, which is neither a user, an alias nor root`);
+            if (!users.has(t) && !aliases.has(t) && !SYSTEM_RECIPIENTS.has(t)) {
+                problems.push(`${NAMESPACE}:aliases.${alias} points to ${JSON.stringify(t)}, which is neither a user, an alias, root nor postmaster`);
             }
         }
     }

@@ -28,12 +28,16 @@ export interface DovecotArgs extends Omit<DovecotConfArgs, "firstValidUid"> {
     dependsOn: pulumi.Input<pulumi.Resource>[];
 }
 
+/** Replaced on the host: Dovecot fails to start if told to listen on IPv6 without it. */
+export const LISTEN_PLACEHOLDER = "@MAILHOST_LISTEN@";
+
 /** dovecot.conf, complete (the distribution's conf.d is not included). */
 export function renderDovecotConf(args: DovecotConfArgs): string {
     const queue = "/var/spool/postfix";
     const settings: [string, string][] = [
         ["protocols", "imap pop3 lmtp"],
-        ["listen", "*, ::"],
+        // "*, ::", or "*" on a host without IPv6 (decided on the host).
+        ["listen", LISTEN_PLACEHOLDER],
         ["mail_location", "maildir:~/Maildir"],
         ["first_valid_uid", String(args.firstValidUid)],
         // Without TLS only localhost may send a password, unless the lab opt-out is set.
@@ -129,6 +133,8 @@ export function renderDovecotConf(args: DovecotConfArgs): string {
 export function renderDovecotScript(platform: Platform, args: DovecotConfArgs): string {
     return stepScript("Dovecot", [
         heredoc(`cat >"$mh_stage/dovecot.conf"`, renderDovecotConf(args)),
+        `if [ -s /proc/net/if_inet6 ]; then listen='*, ::'; else listen='*'; fi`,
+        `sed -i "s/${LISTEN_PLACEHOLDER}/$listen/" "$mh_stage/dovecot.conf"`,
         `mh_validate "Dovecot" doveconf -n -c "$mh_stage/dovecot.conf"`,
         `changed=0`,
         `mh_put ${platform.dovecot.conf} 0644 root:root <"$mh_stage/dovecot.conf" && changed=1`,

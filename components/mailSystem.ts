@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Aliases } from "./aliases";
 import { MailConfig } from "./config";
+import { Dkim, DKIM_MILTER } from "./dkim";
 import { Dns } from "./dns";
 import { Dovecot } from "./dovecot";
 import { Firewall } from "./firewall";
@@ -27,6 +28,8 @@ export interface MailSystemArgs {
 export class MailSystem extends pulumi.ComponentResource {
     /** SHA-256 fingerprint of the server certificate. */
     public readonly tlsFingerprint: pulumi.Output<string>;
+    /** The DKIM public record (TXT of mail._domainkey). */
+    public readonly dkimRecord: pulumi.Output<string>;
 
     constructor(name: string, args: MailSystemArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailhost:mailSystem:MailSystem", name, {}, opts);
@@ -39,9 +42,19 @@ export class MailSystem extends pulumi.ComponentResource {
         const ready = [host.ready];
         new Firewall(`${name}-firewall`, { connection: args.connection, sshPort: args.connection.port, clientCidrs: cfg.clientCidrs, dependsOn: ready }, child);
         const tls = new Tls(`${name}-tls`, { ...common, hostname: cfg.hostname, provided: cfg.tls, dependsOn: ready }, child);
+        const dkim = new Dkim(`${name}-dkim`, { ...common, domain: cfg.domain, trustedNetworks: cfg.trustedNetworks, dependsOn: ready }, child);
         new Dns(
             `${name}-dns`,
-            { ...common, domain: cfg.domain, hostname: cfg.hostname, address: args.address, dmarcPolicy: cfg.dmarcPolicy, extraRecords: cfg.extraRecords, dependsOn: ready },
+            {
+                ...common,
+                domain: cfg.domain,
+                hostname: cfg.hostname,
+                address: args.address,
+                dmarcPolicy: cfg.dmarcPolicy,
+                extraRecords: cfg.extraRecords,
+                dkimRecordFile: dkim.recordFile,
+                dependsOn: [dkim.ready],
+            },
             child,
         );
         const dovecot = new Dovecot(
@@ -67,7 +80,8 @@ export class MailSystem extends pulumi.ComponentResource {
                 certFile: tls.certFile,
                 keyFile: tls.keyFile,
                 extraSettings: cfg.postfixSettings,
-                dependsOn: [tls.ready, dovecot.ready],
+                milters: DKIM_MILTER,
+                dependsOn: [tls.ready, dovecot.ready, dkim.ready],
             },
             child,
         );
@@ -85,6 +99,7 @@ export class MailSystem extends pulumi.ComponentResource {
             child,
         );
         this.tlsFingerprint = tls.fingerprint;
-        this.registerOutputs({ tlsFingerprint: this.tlsFingerprint });
+        this.dkimRecord = dkim.record;
+        this.registerOutputs({ tlsFingerprint: this.tlsFingerprint, dkimRecord: this.dkimRecord });
     }
 }

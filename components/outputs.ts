@@ -1,4 +1,5 @@
 /** What the stack outputs tell people: records for the registrar, client settings. */
+import { DKIM_SELECTOR } from "./dkim";
 import { managedRecords, ZoneArgs } from "./dns";
 
 export interface RegistrarRecords {
@@ -10,13 +11,14 @@ export interface RegistrarRecords {
     records: { name: string; type: string; value: string }[];
 }
 
-export function renderRegistrarRecords(args: ZoneArgs): RegistrarRecords {
+export function renderRegistrarRecords(args: ZoneArgs, dkimRecord?: string): RegistrarRecords {
     const fqdn = (name: string) => (name === "@" ? `${args.domain}.` : `${name}.${args.domain}.`);
     return {
         delegation: [{ name: `${args.domain}.`, type: "NS", value: `ns.${args.domain}.` }],
         glue: [{ name: `ns.${args.domain}.`, type: "A", value: args.address }],
         records: managedRecords(args)
             .filter((r) => r.type !== "NS" && r.name !== "ns")
+            .concat(dkimRecord ? [{ name: `${DKIM_SELECTOR}._domainkey`, type: "TXT", value: dkimRecord }] : [])
             .concat(args.extraRecords)
             .map((r) => ({ name: fqdn(r.name), type: r.type, value: r.value })),
     };

@@ -26,12 +26,12 @@ export interface Platform {
         dovecot: string[];
         firewall: string[];
         mailClient: string[];
+        /** OpenDKIM and its key generator. */
+        dkim: string[];
         tools: string[];
     };
     /** The shell of mail-only accounts (no interactive login). */
     nologinShell: string;
-    /** Users and groups that must never be mail users (besides uid < 1000 accounts). */
-    reservedNames: string[];
     /** Lowest uid Dovecot accepts; also the first uid `useradd` hands out. */
     firstUid: number;
     /**
@@ -56,8 +56,6 @@ export interface Platform {
         group: string;
         /** Extra options lines specific to the BIND version. */
         extraOptions: string[];
-        /** Chroot named-checkconf must use to see what named sees, if any. */
-        checkconfChroot?: string;
     };
     postfix: {
         /** Postfix version, for the syntax of settings that changed between versions. */
@@ -66,8 +64,8 @@ export interface Platform {
         compatibilityLevel: string;
         /** Parameters the distribution sets in main.cf (paths, defaults) kept verbatim. */
         distributionSettings: [string, string][];
-        /** CA directory used to verify TLS of remote servers. */
-        caPath: string;
+        /** How Postfix finds the CAs that verify remote servers' TLS (smtp_tls_CAfile or _CApath). */
+        caSetting: [string, string];
     };
     dovecot: {
         /** Dovecot's main config file (we own it entirely). */
@@ -83,10 +81,18 @@ export interface Platform {
     mailSpool: string;
 }
 
+/** EPEL's release package for EL8 (brings the repository that has OpenDKIM). */
+export const EPEL_RELEASE_RPM = "https://dl.fedoraproject.org/pub/epel/epel-release-latest-8.noarch.rpm";
+
 const rhel8: Platform = {
     name: "rhel8",
     label: "Red Hat Enterprise Linux 8",
-    installCommand: (pkgs) => `dnf install -y --setopt=install_weak_deps=False ${pkgs.join(" ")}`,
+    installCommand: (pkgs) =>
+        [
+            // OpenDKIM is packaged in EPEL, not in RHEL itself.
+            `rpm -q epel-release >/dev/null 2>&1 || dnf install -y ${EPEL_RELEASE_RPM}`,
+            `dnf install -y --setopt=install_weak_deps=False ${pkgs.join(" ")}`,
+        ].join("\n"),
     installedTest: (pkgs) => `rpm -q ${pkgs.join(" ")} >/dev/null 2>&1`,
     packages: {
         dns: ["bind-chroot", "bind-utils"],
@@ -94,10 +100,10 @@ const rhel8: Platform = {
         dovecot: ["dovecot"],
         firewall: ["firewalld"],
         mailClient: ["mailx"],
+        dkim: ["opendkim", "opendkim-tools"],
         tools: ["openssl", "policycoreutils", "util-linux"],
     },
     nologinShell: "/sbin/nologin",
-    reservedNames: ["named", "postfix", "postdrop", "dovecot", "dovenull", "mail", "mailnull", "smmsp"],
     firstUid: 1000,
     missingSystemAliases: {},
     selinux: true,
@@ -110,7 +116,6 @@ const rhel8: Platform = {
         group: "named",
         // As RHEL's stock named.conf: named cannot write to /var/named itself.
         extraOptions: ['managed-keys-directory "/var/named/dynamic";', 'pid-file "/run/named/named.pid";', 'session-keyfile "/run/named/session.key";'],
-        checkconfChroot: "/var/named/chroot",
     },
     postfix: {
         version: "3.5",
@@ -132,7 +137,7 @@ const rhel8: Platform = {
             ["meta_directory", "/etc/postfix"],
             ["shlib_directory", "/usr/lib64/postfix"],
         ],
-        caPath: "/etc/pki/tls/certs",
+        caSetting: ["smtp_tls_CAfile", "/etc/pki/tls/certs/ca-bundle.crt"],
     },
     dovecot: { conf: "/etc/dovecot/dovecot.conf" },
     tls: {
@@ -169,10 +174,10 @@ const debian12: Platform = {
         dovecot: ["dovecot-core", "dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd"],
         firewall: ["firewalld"],
         mailClient: ["bsd-mailx"],
+        dkim: ["opendkim", "opendkim-tools"],
         tools: ["openssl", "util-linux"],
     },
     nologinShell: "/usr/sbin/nologin",
-    reservedNames: ["bind", "postfix", "postdrop", "dovecot", "dovenull", "mail", "opendkim", "ssl-cert", "Debian-exim"],
     firstUid: 1000,
     missingSystemAliases: {
         bin: "root",
@@ -189,6 +194,12 @@ const debian12: Platform = {
         games: "root",
         nobody: "root",
         www: "root",
+        // RFC 2142 role addresses (RHEL's file has them; the zone's SOA names hostmaster).
+        abuse: "root",
+        hostmaster: "root",
+        webmaster: "root",
+        noc: "root",
+        security: "root",
         "www-data": "root",
         backup: "root",
         list: "root",
@@ -209,7 +220,7 @@ const debian12: Platform = {
         version: "3.7",
         compatibilityLevel: "3.6",
         distributionSettings: [["readme_directory", "no"]],
-        caPath: "/etc/ssl/certs",
+        caSetting: ["smtp_tls_CApath", "/etc/ssl/certs"],
     },
     dovecot: { conf: "/etc/dovecot/dovecot.conf" },
     tls: {
@@ -228,5 +239,5 @@ export function platformFor(os: OsName): Platform {
 /** Every package the mail system installs on `platform`, in a stable order. */
 export function allPackages(platform: Platform): string[] {
     const p = platform.packages;
-    return [...p.tools, ...p.firewall, ...p.dns, ...p.postfix, ...p.dovecot, ...p.mailClient];
+    return [...p.tools, ...p.firewall, ...p.dns, ...p.postfix, ...p.dovecot, ...p.dkim, ...p.mailClient];
 }

@@ -23,6 +23,9 @@ export const POSTFIX_MAPS = {
     aliasSenders: "/etc/postfix/mailhost/alias-senders",
 };
 
+/** Replaced on the host: `all` with IPv6, `ipv4` without (Postfix warns otherwise). */
+export const INET_PROTOCOLS_PLACEHOLDER = "@MAILHOST_INET_PROTOCOLS@";
+
 /** Dovecot's sockets, relative to Postfix's queue directory. */
 export const DOVECOT_SOCKETS = { auth: "private/auth", lmtp: "private/dovecot-lmtp" };
 
@@ -64,7 +67,8 @@ export function renderMainCf(platform: Platform, args: MainCfArgs): string {
         ["mydomain", args.domain],
         ["myorigin", "$mydomain"],
         ["inet_interfaces", "all"],
-        ["inet_protocols", "all"],
+        // "all", or "ipv4" on a host without IPv6 (decided on the host).
+        ["inet_protocols", INET_PROTOCOLS_PLACEHOLDER],
         ["mydestination", "$myhostname, $mydomain, localhost.$mydomain, localhost"],
         ["mynetworks", mynetworks(args.trustedNetworks)],
         ["relay_domains", ""],
@@ -75,7 +79,9 @@ export function renderMainCf(platform: Platform, args: MainCfArgs): string {
         ["alias_database", "hash:/etc/aliases"],
         ["unknown_local_recipient_reject_code", "550"],
         ["recipient_delimiter", "+"],
-        ["message_size_limit", "52428800"],
+        ["message_size_limit", "26214400"],
+        // root's mbox (the chapter's mailx) must take any message Postfix accepts.
+        ["mailbox_size_limit", "1073741824"],
         ["disable_vrfy_command", "yes"],
         ["smtpd_helo_required", "yes"],
         // Mail users' mail goes to Dovecot (LMTP, Maildir); root and other system
@@ -93,7 +99,7 @@ export function renderMainCf(platform: Platform, args: MainCfArgs): string {
         ["smtpd_tls_received_header", "yes"],
         ["smtpd_tls_session_cache_database", "btree:${data_directory}/smtpd_scache"],
         ["smtp_tls_security_level", "may"],
-        ["smtp_tls_CApath", platform.postfix.caPath],
+        platform.postfix.caSetting,
         ["smtp_tls_protocols", "!SSLv2, !SSLv3"],
         ["smtp_tls_session_cache_database", "btree:${data_directory}/smtp_scache"],
         // Authentication through Dovecot; AUTH is enabled only on the submission ports.
@@ -181,6 +187,8 @@ export function renderPostfixScript(platform: Platform, args: MainCfArgs): strin
     return stepScript("Postfix", [
         heredoc(`cat >"$mh_stage/main.cf"`, renderMainCf(platform, args)),
         heredoc(`cat >"$mh_stage/master.cf"`, renderMasterCf()),
+        `if [ -s /proc/net/if_inet6 ]; then protocols=all; else protocols=ipv4; fi`,
+        `sed -i "s/${INET_PROTOCOLS_PLACEHOLDER}/$protocols/" "$mh_stage/main.cf"`,
         `mh_validate "Postfix" postconf -c "$mh_stage" -n`,
         `mh_validate "Postfix" postconf -c "$mh_stage" -M`,
         `mh_validate "Postfix" postfix -c "$mh_stage" check`,

@@ -15,18 +15,18 @@ export function shq(value: string): string {
     return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-const HEREDOC_TAG = "MAILHOST_EOF";
-
 /**
  * `content` as a quoted here-document fed to `command` (no expansion inside).
- * `content` always ends with a newline in the file.
+ * `then` continues the command's line (e.g. `&& changed=1`). The terminator is
+ * MAILHOST_EOF, or MAILHOST_EOF_<n> if the content holds that line. `content`
+ * always ends with a newline in the file.
  */
-export function heredoc(command: string, content: string): string {
+export function heredoc(command: string, content: string, then = ""): string {
     const body = content.endsWith("\n") ? content : `${content}\n`;
-    if (body.split("\n").includes(HEREDOC_TAG)) {
-        throw new Error(`heredoc: content contains the line ${HEREDOC_TAG}`);
-    }
-    return `${command} <<'${HEREDOC_TAG}'\n${body}${HEREDOC_TAG}`;
+    const lines = new Set(body.split("\n"));
+    let tag = "MAILHOST_EOF";
+    for (let n = 1; lines.has(tag); n++) tag = `MAILHOST_EOF_${n}`;
+    return `${command} <<'${tag}'${then ? ` ${then}` : ""}\n${body}${tag}`;
 }
 
 /**

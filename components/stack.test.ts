@@ -526,22 +526,6 @@ describe("blast radius", () => {
 
 // ---------------------------------------------------------------- every script
 
-/** Where the package appends words after heredoc(): known bug, reported (see tls.test.ts). */
-const HEREDOC_SUFFIX_BUGS: Record<string, string> = {
-    "mailhost-tls-certificate": "components/tls.ts renderProvidedScript: `heredoc(...) + \" || true\"`",
-    "mailhost-dkim-opendkim": "components/dkim.ts renderDkimScript: `heredoc(...) + \" && changed=1\"`",
-};
-
-/**
- * The todo reason when a script has the known bug: a terminator line with more words
- * after it ('MAILHOST_EOF || true'), which does not end the here-document.
- */
-function unterminatedHeredoc(name: string, script: string): string | undefined {
-    const line = /^MAILHOST_EOF[ \t]+\S.*$/m.exec(script)?.[0];
-    if (!line || !HEREDOC_SUFFIX_BUGS[name]) return undefined;
-    return `${HEREDOC_SUFFIX_BUGS[name]} leaves the line '${line}', which does not end the here-document: the rest of the script becomes file content`;
-}
-
 /** Every script of the deploying runs, deduplicated by content, keyed by where it comes from. */
 async function allScripts(): Promise<Map<string, { script: string; todo?: string }>> {
     const seen = new Set<string>();
@@ -554,7 +538,7 @@ async function allScripts(): Promise<Map<string, { script: string; todo?: string
     for (const n of DEPLOYS) {
         for (const c of commands(await run(n))) {
             const stdin = String(c.inputs.stdin);
-            add(`${n}: ${c.name} stdin`, stdin, unterminatedHeredoc(c.name, stdin));
+            add(`${n}: ${c.name} stdin`, stdin);
             if (typeof c.inputs.delete === "string") add(`${n}: ${c.name} delete script`, innerScriptOfDelete(c.inputs.delete));
         }
     }

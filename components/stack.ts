@@ -44,8 +44,8 @@ export function managedStack(config: MailConfig): ManagedStack {
     const system = new MailSystem("mailhost", { config, connection, address });
     return {
         publicIp: address,
-        dnsRecords: address.apply((a) =>
-            renderRegistrarRecords({ domain: config.domain, hostname: config.hostname, address: a, dmarcPolicy: config.dmarcPolicy, extraRecords: config.extraRecords }),
+        dnsRecords: pulumi.all([address, system.dkimRecord]).apply(([a, dkim]) =>
+            renderRegistrarRecords({ domain: config.domain, hostname: config.hostname, address: a, dmarcPolicy: config.dmarcPolicy, extraRecords: config.extraRecords }, dkim),
         ),
         clientSettings: renderClientSettings(config.hostname, config.allowPlaintextAuth),
         sshCommand: pulumi.interpolate`ssh -p ${connection.port} ${connection.user}@${connection.host}`,

@@ -44,9 +44,13 @@ export function renderSelfSignedScript(platform: Platform, hostname: string): st
 export function renderProvidedScript(platform: Platform, certificate: string, privateKey: string): string {
     const { certFile, keyFile } = platform.tls;
     return stepScript("TLS certificate (provided)", [
-        heredoc(`mh_put ${shq(keyFile)} 0600 root:root`, privateKey) + " || true",
-        heredoc(`mh_put ${shq(certFile)} 0644 root:root`, certificate) + " || true",
-        `mh_validate "TLS key pair" bash -c '[ "$(openssl x509 -in "$1" -noout -pubkey)" = "$(openssl pkey -in "$2" -pubout)" ]' _ ${shq(certFile)} ${shq(keyFile)}`,
+        heredoc(`cat >"$mh_stage/key"`, privateKey),
+        heredoc(`cat >"$mh_stage/cert"`, certificate),
+        `# The key must belong to the certificate, or Postfix and Dovecot would fail on reload.`,
+        `# shellcheck disable=SC2016 # expanded by the inner bash`,
+        `mh_validate "TLS key pair" bash -c '[ "$(openssl x509 -in "$1" -noout -pubkey)" = "$(openssl pkey -in "$2" -pubout)" ]' _ "$mh_stage/cert" "$mh_stage/key"`,
+        `mh_put ${shq(keyFile)} 0600 root:root <"$mh_stage/key" || true`,
+        `mh_put ${shq(certFile)} 0644 root:root <"$mh_stage/cert" || true`,
         `printf '${FINGERPRINT_PREFIX}%s\\n' "$(openssl x509 -in ${shq(certFile)} -noout -fingerprint -sha256 | cut -d= -f2)"`,
     ]);
 }

@@ -14,10 +14,10 @@ const PASSWORDS = [PASSWORD1, PASSWORD2, PASSWORD3, "plain-password", "back\\sla
 
 /** Runs the script's password-reading line in bash and returns what `password` holds. */
 function passwordRead(script: string): string {
-    const at = script.indexOf("IFS= read -r password <<'MAILHOST_EOF'\n");
-    assert.ok(at > 0, "the script reads the password from a here-document");
-    const end = script.indexOf("\nMAILHOST_EOF\n", at) + "\nMAILHOST_EOF\n".length;
-    const r = bash(`${script.slice(at, end)}printf %s "$password"`);
+    const m = /^IFS= read -r password <<'(MAILHOST_EOF(?:_\d+)?)'\n/m.exec(script);
+    assert.ok(m, "the script reads the password from a here-document");
+    const end = script.indexOf(`\n${m[1]}\n`, m.index) + m[1].length + 2;
+    const r = bash(`${script.slice(m.index, end)}printf %s "$password"`);
     assert.equal(r.status, 0, r.stderr);
     return r.stdout;
 }
@@ -53,7 +53,7 @@ describe("the mail user script", () => {
         }
     });
 
-    test("every password parseConfig accepts gives a script", { todo: "components/users.ts: a password equal to 'MAILHOST_EOF' passes validation but heredoc() throws while rendering the user step (the deploy then fails); use a terminator that cannot occur or pass the password with shq" }, () => {
+    test("every password parseConfig accepts gives a script", () => {
         for (const pw of [...PASSWORDS, "MAILHOST_EOF"]) {
             const cfg = parse({ ...chapterConfig(), users: [{ name: "liuchuan", password: pw }] });
             assert.equal(cfg.users.length, 1);
