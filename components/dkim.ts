@@ -6,7 +6,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { Platform } from "./platform";
-import { HostConnection, hostStep } from "./remote";
+import { HostConnection, hostStep, reportedValue } from "./remote";
 import { heredoc, shq, stepScript } from "./shell";
 
 /** The DKIM selector: the record is `<selector>._domainkey.<domain>`. */
@@ -97,13 +97,7 @@ export class Dkim extends pulumi.ComponentResource {
         super("mailhost:dkim:Dkim", name, {}, opts);
         this.recordFile = dkimKeyPaths(args.domain).record;
         this.ready = hostStep(`${name}-opendkim`, { connection: args.connection, script: renderDkimScript(args) }, { parent: this, dependsOn: args.dependsOn });
-        this.record = this.ready.stdout.apply(
-            (out) =>
-                (out ?? "")
-                    .split("\n")
-                    .find((l) => l.startsWith(DKIM_RECORD_PREFIX))
-                    ?.slice(DKIM_RECORD_PREFIX.length) ?? "",
-        );
+        this.record = reportedValue(this.ready, DKIM_RECORD_PREFIX);
         this.registerOutputs({ record: this.record });
     }
 }

@@ -77,3 +77,17 @@ export function hostStep(name: string, args: HostStepArgs, opts: pulumi.CustomRe
         },
     );
 }
+
+/**
+ * The value a step printed on a line `<prefix><value>` of its stdout (public facts
+ * such as a fingerprint; never use it for secrets).
+ */
+export function reportedValue(step: command.remote.Command, prefix: string): pulumi.Output<string> {
+    return pulumi.unsecret(step.stdout).apply(
+        (out) =>
+            (out ?? "")
+                .split("\n")
+                .find((l) => l.startsWith(prefix))
+                ?.slice(prefix.length) ?? "",
+    );
+}

@@ -6,7 +6,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { Platform } from "./platform";
-import { HostConnection, hostStep } from "./remote";
+import { HostConnection, hostStep, reportedValue } from "./remote";
 import { heredoc, shq, stepScript } from "./shell";
 
 export interface TlsArgs {
@@ -81,13 +81,7 @@ export class Tls extends pulumi.ComponentResource {
                 : { connection: args.connection, script: renderSelfSignedScript(args.platform, args.hostname) },
             { parent: this, dependsOn: args.dependsOn },
         );
-        this.fingerprint = pulumi.unsecret(this.ready.stdout).apply(
-            (out) =>
-                (out ?? "")
-                    .split("\n")
-                    .find((l) => l.startsWith(FINGERPRINT_PREFIX))
-                    ?.slice(FINGERPRINT_PREFIX.length) ?? "",
-        );
+        this.fingerprint = reportedValue(this.ready, FINGERPRINT_PREFIX);
         this.registerOutputs({ fingerprint: this.fingerprint });
     }
 }
