@@ -5,7 +5,7 @@
 import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { REPO_ROOT, runProgram } from "../harness/program";
+import { ProgramRun, REPO_ROOT, runProgram } from "../harness/program";
 import type { TestHost } from "../testhost/testhost";
 import { apply, ApplyResult, ReplayState } from "./replay";
 
@@ -34,10 +34,13 @@ const SECRET_KEYS = ["sshPrivateKey", "users", "tls"];
 /** A stack on a test host: each `up` runs the program and replays it on top of the last state. */
 export class TestStack {
     state: ReplayState = {};
+    /** The program run of the last `up` (its outputs: warnings, fingerprint, ...). */
+    lastRun?: ProgramRun;
     constructor(public readonly host: TestHost) {}
 
     async up(config: Record<string, unknown>): Promise<ApplyResult> {
         const run = await runProgram(config, SECRET_KEYS.filter((k) => k in config), "e2e");
+        this.lastRun = run;
         const result = await apply(run, this.state);
         this.state = result.state;
         return result;
@@ -87,6 +90,8 @@ export interface MailboxResult {
     count?: number;
     subjects?: string[];
     error?: string;
+    /** With `--fetch SUBJECT` (imap, imaps): that message as stored, base64. */
+    raw?: string | null;
 }
 
 /** Reads a mailbox with Python's imaplib/poplib (mode imap, imaps, pop3, pop3s). */
@@ -109,6 +114,83 @@ export async function submit(host: TestHost, mode: "submission" | "smtps", user:
     } catch {
         return { ok: false, error: `clients.py: ${r.stderr}` };
     }
+}
+
+export interface ProbeResult {
+    ok: boolean;
+    error?: string;
+    port: number;
+    /** Capabilities (EHLO keywords, IMAP CAPABILITY, POP3 CAPA) before STARTTLS. */
+    before?: string[];
+    /** Whether STARTTLS (STLS) was offered. */
+    offered?: boolean;
+    /** Capabilities once TLS is up. */
+    after?: string[];
+    /** The TLS session: protocol version, cipher, the server certificate (DER, base64). */
+    tls?: { version: string; cipher: string; der: string };
+}
+
+/**
+ * Probes a port of the host without logging in (clients.py probe): capabilities before
+ * and after STARTTLS (or implicit TLS), and the TLS session. `tlsVersion` makes the
+ * client offer only that version, at OpenSSL security level 0.
+ */
+export async function probe(
+    host: TestHost,
+    port: number,
+    proto: "smtp" | "imap" | "pop3",
+    opts: { implicit?: boolean; noTls?: boolean; tlsVersion?: "1.0" | "1.1" | "1.2" | "1.3"; source?: string; timeoutSeconds?: number } = {},
+): Promise<ProbeResult> {
+    const cafile = await hostCertificate(host);
+    const args = [CLIENTS_PY, "probe", host.ip, "--source", opts.source ?? host.clientIp, "--user", "-", "--cafile", cafile, "--port", String(port), "--proto", proto];
+    if (opts.implicit) args.push("--implicit");
+    if (opts.noTls) args.push("--no-tls");
+    if (opts.tlsVersion) args.push("--tls-version", opts.tlsVersion);
+    if (opts.timeoutSeconds) args.push("--timeout", String(opts.timeoutSeconds));
+    const r = await run("python3", args);
+    try {
+        return JSON.parse(r.stdout) as ProbeResult;
+    } catch {
+        return { ok: false, port, error: `clients.py: ${r.stderr}` };
+    }
+}
+
+export interface EnvelopeResult {
+    ok: boolean;
+    error?: string;
+    /** Each command sent and the server's reply, up to the first refusal. */
+    steps: { step: string; code: number; reply: string }[];
+    /** The first step answered with 4xx/5xx. */
+    refused?: { step: string; code: number; reply: string };
+}
+
+/**
+ * An SMTP envelope on `port` (clients.py envelope): STARTTLS unless `implicit` or
+ * `noTls`, AUTH when `user` is given, then MAIL FROM and RCPT TO; no DATA.
+ */
+export async function envelope(
+    host: TestHost,
+    port: number,
+    from: string,
+    to: string,
+    opts: { implicit?: boolean; noTls?: boolean; user?: string; password?: string; source?: string } = {},
+): Promise<EnvelopeResult> {
+    const cafile = await hostCertificate(host);
+    const args = [CLIENTS_PY, "envelope", host.ip, "--source", opts.source ?? host.clientIp, "--user", opts.user ?? "-", "--cafile", cafile, "--port", String(port), "--sender", from, "--to", to];
+    if (opts.implicit) args.push("--implicit");
+    if (opts.noTls) args.push("--no-tls");
+    const r = await run("python3", args, { env: { MH_PASS: opts.password ?? "" } });
+    try {
+        return JSON.parse(r.stdout) as EnvelopeResult;
+    } catch {
+        return { ok: false, steps: [], error: `clients.py: ${r.stderr}` };
+    }
+}
+
+/** Whether a TCP connection to the host's `port` from `source` (default: the client address) opens. */
+export async function canConnect(host: TestHost, port: number, source = host.clientIp): Promise<boolean> {
+    const r = await run("python3", ["-c", "import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 3, (sys.argv[3], 0)).close()", host.ip, String(port), source], { timeoutMs: 10_000 });
+    return r.code === 0;
 }
 
 const certCache = new Map<string, string>();
