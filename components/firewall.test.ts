@@ -31,10 +31,13 @@ describe("firewall plan", () => {
 describe("the firewall step script", () => {
     const script = renderFirewallScript({ sshPort: 22 });
 
-    test("enables firewalld and opens the services permanently, reloading only on change", () => {
+    test("enables firewalld and opens the services permanently, one call per option, reloading only on change", () => {
         assert.ok(script.includes("mh_service firewalld 0"));
         assert.ok(script.includes("sync service services 'dns' 'imap' 'imaps' 'pop3' 'pop3s' 'smtp' 'smtp-submission' 'smtps' 'ssh'\n"));
-        assert.ok(script.includes('firewall-cmd --permanent --zone="$zone" --add-"$kind"="$item"'));
+        assert.ok(script.includes('add+=("--add-$kind=$item")'));
+        assert.ok(script.includes('remove+=("--remove-$kind=$item")'));
+        assert.ok(script.includes('firewall-cmd --permanent "${add[@]}" >/dev/null; changed=1'));
+        assert.ok(script.includes('firewall-cmd --permanent "${remove[@]}" >/dev/null; changed=1'));
         assert.match(script, /if \[ "\$changed" = 1 \]; then firewall-cmd --reload/);
     });
 
