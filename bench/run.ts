@@ -14,8 +14,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { REPO_ROOT } from "../test/harness/program";
-import { ensureImage, scriptDir, TestHost } from "../test/testhost/testhost";
-import { addUsers, benchReapply, firstApplyRun, FirstApplyResult, FIRST_APPLY_RUNS, FirstApplyRun, floorRun, FloorRun, PACKAGES, ReapplyCase, ReapplyResult, summarizeFirstApply } from "./deploy";
+import { ensureTestImage } from "../test/e2e/lib";
+import { scriptDir, TestHost } from "../test/testhost/testhost";
+import { addUsers, benchReapply, firstApplyRun, FirstApplyResult, FIRST_APPLY_RUNS, FirstApplyRun, floorRun, FloorRun, ReapplyCase, ReapplyResult, summarizeFirstApply } from "./deploy";
 import { benchEvaluation, EvalResult } from "./evaluation";
 import { benchImap, ImapResult } from "./imap";
 import { BENCH_USERS, benchThroughput, ThroughputResult, VARIANTS } from "./throughput";
@@ -178,7 +179,7 @@ async function main(): Promise<number> {
         const deps = spawnSync("bash", [path.join(scriptDir(), "testhost.sh"), "deps"], { stdio: ["ignore", "inherit", "inherit"], timeout: 600_000 });
         if (deps.status !== 0) throw new Error("testhost.sh deps failed");
         log("image (cached after the first build)");
-        await ensureImage(PACKAGES);
+        await ensureTestImage();
 
         log("3. program evaluation");
         results.evaluation = await benchEvaluation();

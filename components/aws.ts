@@ -16,6 +16,8 @@ export interface AwsHostArgs {
     aws: NonNullable<RawConfig["aws"]>;
     /** Fully qualified host name. */
     hostname: string;
+    /** `mailhost:acme` is set: the CA must reach port 80 (HTTP-01). */
+    acme?: boolean;
 }
 
 /** Ports the world may reach (SSH is limited to `adminCidrs`). */
@@ -30,6 +32,9 @@ export const PUBLIC_PORTS: { port: number; protocol: "tcp" | "udp"; what: string
     { port: 993, protocol: "tcp", what: "IMAPS" },
     { port: 995, protocol: "tcp", what: "POP3S" },
 ];
+
+/** Opened too with `mailhost:acme`: certbot answers the CA's HTTP-01 challenge there. */
+export const ACME_PORT = { port: 80, protocol: "tcp" as const, what: "ACME HTTP-01 (certbot, during issuance and renewal)" };
 
 /** cloud-init user data: the host's FQDN, kept across reboots. */
 export function renderUserData(hostname: string): string {
@@ -79,7 +84,7 @@ export class AwsHost extends pulumi.ComponentResource {
                 vpcId: subnet?.vpcId,
                 ingress: [
                     { description: "SSH (admins)", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: a.adminCidrs.filter((c) => !c.includes(":")), ipv6CidrBlocks: a.adminCidrs.filter((c) => c.includes(":")) },
-                    ...PUBLIC_PORTS.map((p) => ({ description: p.what, protocol: p.protocol, fromPort: p.port, toPort: p.port, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] })),
+                    ...[...PUBLIC_PORTS, ...(args.acme ? [ACME_PORT] : [])].map((p) => ({ description: p.what, protocol: p.protocol, fromPort: p.port, toPort: p.port, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] })),
                 ],
                 egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] }],
                 tags: { Name: `${name}-mailhost` },

@@ -137,6 +137,19 @@ const BAD: BadCase[] = [
     { what: "Postfix setting name with upper case", cfg: () => ({ ...chapterConfig(), postfixSettings: { "Bad-Name": "x" } }), key: "postfixSettings.Bad-Name" },
     { what: "alias name with a space", cfg: () => ({ ...chapterConfig(), aliases: { "Bad Alias": "root" } }), key: "aliases.Bad Alias" },
     { what: "unknown DMARC policy", cfg: () => ({ ...chapterConfig(), dmarcPolicy: "strict" }), key: "dmarcPolicy", shows: "strict" },
+    // ACME.
+    { what: "ACME without an e-mail address", cfg: () => ({ ...chapterConfig(), acme: {} }), key: "acme.email" },
+    { what: "ACME e-mail that is no address", cfg: () => ({ ...chapterConfig(), acme: { email: "postmaster" } }), key: "acme.email", shows: "postmaster" },
+    { what: "ACME server over plain http", cfg: () => ({ ...chapterConfig(), acme: { email: "a@linuxprobe.com", server: "http://ca.example/dir" } }), key: "acme.server", shows: "http://ca.example/dir" },
+    { what: "ACME server URL with a quote", cfg: () => ({ ...chapterConfig(), acme: { email: "a@linuxprobe.com", server: "https://ca.example/d'ir" } }), key: "acme.server" },
+    { what: "ACME CA bundle that is no PEM", cfg: () => ({ ...chapterConfig(), acme: { email: "a@linuxprobe.com", caBundle: "not a certificate" } }), key: "acme.caBundle" },
+    { what: "ACME option misspelt", cfg: () => ({ ...chapterConfig(), acme: { email: "a@linuxprobe.com", sever: "https://ca.example/dir" } }), key: "acme.sever", says: /did you mean mailhost:acme\.server\?/ },
+    {
+        what: "ACME and a provided certificate at once",
+        cfg: () => ({ ...chapterConfig(), acme: { email: "a@linuxprobe.com" }, tls: { certificate: TLS_CERTIFICATE, privateKey: TLS_PRIVATE_KEY } }),
+        key: "acme",
+        says: /mailhost:tls are both set/,
+    },
 ];
 
 /** `mailhost:key` as Pulumi spells it, or `mailhost.key` as the package spells it today. */
@@ -194,6 +207,12 @@ describe("parseConfig: the chapter's config", () => {
     test("a stack without users needs no secret besides the SSH key", () => {
         const c = parse({ ...chapterConfig(), users: [], aliases: {} }, ["sshPrivateKey"]);
         assert.deepEqual(c.users, []);
+    });
+
+    test("acme: Let's Encrypt by default; a private CA with its bundle", () => {
+        assert.equal(parse({ ...chapterConfig(), acme: { email: "postmaster@linuxprobe.com" } }).acme?.server, "https://acme-v02.api.letsencrypt.org/directory");
+        const own = parse({ ...chapterConfig(), acme: { email: "postmaster@linuxprobe.com", server: "https://ca.internal.example:14000/dir", caBundle: TLS_CERTIFICATE } }).acme;
+        assert.deepEqual(own, { email: "postmaster@linuxprobe.com", server: "https://ca.internal.example:14000/dir", caBundle: TLS_CERTIFICATE });
     });
 
     test("aliases may point to users, other aliases, root and outside addresses", () => {

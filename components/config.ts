@@ -165,6 +165,18 @@ const tlsSchema = z.strictObject({
     privateKey: z.string().regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, { message: "must be a PEM private key" }),
 });
 
+/** Let's Encrypt's production directory: the default ACME server. */
+export const LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
+
+const acmeSchema = z.strictObject({
+    email: z.string().regex(ADDRESS_RE, { message: "must be an e-mail address (the CA writes to it about expiring certificates)" }),
+    server: z
+        .string()
+        .refine((v) => URL.canParse(v) && new URL(v).protocol === "https:" && !/[\s'"\\`$]/.test(v), { message: "must be the https:// URL of an ACME directory" })
+        .default(LETS_ENCRYPT_DIRECTORY),
+    caBundle: z.string().includes("-----BEGIN CERTIFICATE-----", { message: "must be PEM certificates (the CA that signs the ACME server's own TLS certificate)" }).optional(),
+});
+
 const aliasTargets = z
     .union([z.string(), z.array(z.string()).min(1)])
     .transform((v) => (Array.isArray(v) ? v : [v]))
@@ -198,6 +210,7 @@ const rawSchema = z.strictObject({
     postfixSettings: settings,
     dovecotSettings: settings,
     tls: tlsSchema.optional(),
+    acme: acmeSchema.optional(),
     allowPlaintextAuth: z.boolean().default(false),
     dmarcPolicy: z.enum(["none", "quarantine", "reject"]).default("quarantine"),
 });
@@ -217,6 +230,16 @@ export interface SshTarget {
     host: string;
     port: number;
     user: string;
+}
+
+/** `mailhost:acme`. */
+export interface AcmeConfig {
+    /** The account's contact address. */
+    email: string;
+    /** The ACME directory URL. */
+    server: string;
+    /** PEM CA certificates to trust for the ACME server's own HTTPS (private CAs). */
+    caBundle?: string;
 }
 
 /** The validated stack config, as the components use it. */
@@ -245,6 +268,8 @@ export interface MailConfig {
     dovecotSettings: [string, string][];
     /** A user-provided certificate; the private key is secret. */
     tls?: { certificate: string; privateKey: pulumi.Output<string> };
+    /** Obtain and renew the certificate from an ACME CA (HTTP-01 on port 80). */
+    acme?: AcmeConfig;
     allowPlaintextAuth: boolean;
     dmarcPolicy: "none" | "quarantine" | "reject";
 }
@@ -254,7 +279,7 @@ export interface MailConfig {
 /** Keys whose values are JSON (objects, arrays, booleans) rather than plain strings. */
 const JSON_KEYS = new Set([
     "ssh", "aws", "users", "aliases", "trustedNetworks", "clientCidrs", "dns", "postfixSettings",
-    "dovecotSettings", "tls", "allowPlaintextAuth",
+    "dovecotSettings", "tls", "acme", "allowPlaintextAuth",
 ]);
 /** Keys that hold secrets and must be set with `--secret`. */
 const SECRET_KEYS = ["sshPrivateKey", "users", "tls"];
@@ -427,6 +452,9 @@ function crossChecks(raw: RawConfig): string[] {
     };
     for (const alias of aliases.keys()) visit(alias, []);
 
+    if (raw.acme && raw.tls) {
+        problems.push(`${NAMESPACE}:acme and ${NAMESPACE}:tls are both set: the certificate comes either from an ACME CA or from you; remove one`);
+    }
     if (raw.clientCidrs && raw.clientCidrs.length === 0) {
         problems.push(`${NAMESPACE}:clientCidrs is empty, which would lock every mail client out: remove it to allow everyone`);
     }
@@ -461,6 +489,7 @@ function toMailConfig(raw: RawConfig): MailConfig {
         postfixSettings: sorted(raw.postfixSettings),
         dovecotSettings: sorted(raw.dovecotSettings),
         tls: raw.tls ? { certificate: raw.tls.certificate, privateKey: pulumi.secret(raw.tls.privateKey) } : undefined,
+        acme: raw.acme,
         allowPlaintextAuth: raw.allowPlaintextAuth,
         dmarcPolicy: raw.dmarcPolicy,
     };

@@ -2,6 +2,7 @@
  * DNS: BIND as the authoritative server of the mail domain (SOA, NS, MX, A, SPF,
  * DMARC, DKIM and extra records), recursion only for the host itself.
  */
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { Platform } from "./platform";
 import { HostConnection, hostStep } from "./remote";
@@ -155,9 +156,12 @@ export function renderDnsScript(platform: Platform, args: ZoneArgs, dkimRecordFi
 
 /** BIND, authoritative for the mail domain. */
 export class Dns extends pulumi.ComponentResource {
+    /** The step after which BIND serves the zone. */
+    public readonly ready: command.remote.Command;
+
     constructor(name: string, args: DnsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailhost:dns:Dns", name, {}, opts);
-        hostStep(
+        this.ready = hostStep(
             `${name}-zone`,
             {
                 connection: args.connection,

@@ -4,6 +4,7 @@
  * mailbox and submission services are opened only to those networks (rich rules);
  * SMTP (25) and DNS stay open to the world, as an MX and a name server must.
  */
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection, hostStep } from "./remote";
 import { shq, stepScript } from "./shell";
@@ -14,6 +15,8 @@ export interface FirewallArgs {
     sshPort: number;
     /** Limit mail clients (IMAP, POP3, submission) to these networks. */
     clientCidrs?: string[];
+    /** `mailhost:acme` is set: open http (80) for the CA's HTTP-01 challenge. */
+    acme?: boolean;
     dependsOn: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -23,9 +26,9 @@ export const PUBLIC_SERVICES = ["dns", "smtp"];
 export const CLIENT_SERVICES = ["imap", "imaps", "pop3", "pop3s", "smtp-submission", "smtps"];
 
 /** What the firewall should allow: plain services, and rich rules when clients are limited. */
-export function firewallPlan(args: Pick<FirewallArgs, "sshPort" | "clientCidrs">): { services: string[]; ports: string[]; richRules: string[] } {
+export function firewallPlan(args: Pick<FirewallArgs, "sshPort" | "clientCidrs" | "acme">): { services: string[]; ports: string[]; richRules: string[] } {
     const limited = args.clientCidrs !== undefined;
-    const services = [...PUBLIC_SERVICES, ...(limited ? [] : CLIENT_SERVICES), ...(args.sshPort === 22 ? ["ssh"] : [])];
+    const services = [...PUBLIC_SERVICES, ...(args.acme ? ["http"] : []), ...(limited ? [] : CLIENT_SERVICES), ...(args.sshPort === 22 ? ["ssh"] : [])];
     const ports = args.sshPort === 22 ? [] : [`${args.sshPort}/tcp`];
     const richRules = limited
         ? (args.clientCidrs ?? []).flatMap((cidr) =>
@@ -41,7 +44,7 @@ export function firewallPlan(args: Pick<FirewallArgs, "sshPort" | "clientCidrs">
  * firewall-cmd call costs ~0.2 s of Python start-up, so all additions of one kind go in
  * one call (and all removals in another: firewall-cmd refuses to mix options).
  */
-export function renderFirewallScript(args: Pick<FirewallArgs, "sshPort" | "clientCidrs">): string {
+export function renderFirewallScript(args: Pick<FirewallArgs, "sshPort" | "clientCidrs" | "acme">): string {
     const plan = firewallPlan(args);
     const kinds: [string, string[], string][] = [
         ["service", plan.services, "services"],
@@ -79,9 +82,12 @@ export function renderFirewallScript(args: Pick<FirewallArgs, "sshPort" | "clien
 
 /** The host firewall. */
 export class Firewall extends pulumi.ComponentResource {
+    /** The step after which the firewall is as planned. */
+    public readonly ready: command.remote.Command;
+
     constructor(name: string, args: FirewallArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailhost:firewall:Firewall", name, {}, opts);
-        hostStep(`${name}-rules`, { connection: args.connection, script: renderFirewallScript(args) }, { parent: this, dependsOn: args.dependsOn });
+        this.ready = hostStep(`${name}-rules`, { connection: args.connection, script: renderFirewallScript(args) }, { parent: this, dependsOn: args.dependsOn });
         this.registerOutputs({});
     }
 }

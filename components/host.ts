@@ -17,6 +17,8 @@ export interface HostArgs {
     hostname: string;
     /** The address /etc/hosts maps the host name to. */
     address: pulumi.Input<string>;
+    /** Install the ACME client too. */
+    acme?: boolean;
 }
 
 /** The bash body that sets the host name and its /etc/hosts line. */
@@ -55,7 +57,7 @@ export class Host extends pulumi.ComponentResource {
         super("mailhost:host:Host", name, {}, opts);
         const packages = hostStep(
             `${name}-packages`,
-            { connection: args.connection, script: renderPackagesScript(args.platform, allPackages(args.platform)) },
+            { connection: args.connection, script: renderPackagesScript(args.platform, allPackages(args.platform, { acme: args.acme })) },
             { parent: this },
         );
         this.ready = hostStep(

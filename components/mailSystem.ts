@@ -3,6 +3,7 @@
  * Dovecot, Postfix, the mail users and the aliases, in dependency order.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { Acme } from "./acme";
 import { Aliases } from "./aliases";
 import { MailConfig } from "./config";
 import { Dkim, DKIM_MILTER } from "./dkim";
@@ -38,12 +39,13 @@ export class MailSystem extends pulumi.ComponentResource {
         const common = { connection: args.connection, platform };
         const child = { parent: this };
 
-        const host = new Host(`${name}-host`, { ...common, hostname: cfg.hostname, address: args.address }, child);
+        const acme = cfg.acme !== undefined;
+        const host = new Host(`${name}-host`, { ...common, hostname: cfg.hostname, address: args.address, acme }, child);
         const ready = [host.ready];
-        new Firewall(`${name}-firewall`, { connection: args.connection, sshPort: args.connection.port, clientCidrs: cfg.clientCidrs, dependsOn: ready }, child);
-        const tls = new Tls(`${name}-tls`, { ...common, hostname: cfg.hostname, provided: cfg.tls, dependsOn: ready }, child);
+        const firewall = new Firewall(`${name}-firewall`, { connection: args.connection, sshPort: args.connection.port, clientCidrs: cfg.clientCidrs, acme, dependsOn: ready }, child);
+        const tls = new Tls(`${name}-tls`, { ...common, hostname: cfg.hostname, provided: cfg.tls, acme, dependsOn: ready }, child);
         const dkim = new Dkim(`${name}-dkim`, { ...common, domain: cfg.domain, trustedNetworks: cfg.trustedNetworks, dependsOn: ready }, child);
-        new Dns(
+        const dns = new Dns(
             `${name}-dns`,
             {
                 ...common,
@@ -98,7 +100,23 @@ export class MailSystem extends pulumi.ComponentResource {
             { ...common, domain: cfg.domain, aliases: cfg.aliases, userNames: cfg.users.map((u) => u.name), dependsOn: [postfix.ready, ...users] },
             child,
         );
-        this.tlsFingerprint = tls.fingerprint;
+        // The CA's certificate replaces the self-signed one once DNS, port 80 and both daemons are up.
+        const issued = cfg.acme
+            ? new Acme(
+                  `${name}-acme`,
+                  {
+                      ...common,
+                      hostname: cfg.hostname,
+                      address: args.address,
+                      acme: cfg.acme,
+                      certFile: tls.certFile,
+                      keyFile: tls.keyFile,
+                      dependsOn: [dns.ready, firewall.ready, postfix.ready, dovecot.ready],
+                  },
+                  child,
+              )
+            : undefined;
+        this.tlsFingerprint = issued?.fingerprint ?? tls.fingerprint;
         this.dkimRecord = dkim.record;
         this.registerOutputs({ tlsFingerprint: this.tlsFingerprint, dkimRecord: this.dkimRecord });
     }

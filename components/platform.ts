@@ -29,6 +29,14 @@ export interface Platform {
         /** OpenDKIM and its key generator. */
         dkim: string[];
         tools: string[];
+        /** The ACME client (only with `mailhost:acme`). */
+        acme: string[];
+    };
+    acme: {
+        /** The package's timer that runs `certbot renew` (enabled by us: not every distribution does). */
+        renewTimer: string;
+        /** The service that timer starts (its environment gets the ACME CA bundle). */
+        renewService: string;
     };
     /** The shell of mail-only accounts (no interactive login). */
     nologinShell: string;
@@ -102,7 +110,11 @@ const rhel8: Platform = {
         mailClient: ["mailx"],
         dkim: ["opendkim", "opendkim-tools"],
         tools: ["openssl", "policycoreutils", "util-linux"],
+        // EPEL, like OpenDKIM.
+        acme: ["certbot"],
     },
+    // EPEL's certbot ships its renewal timer disabled.
+    acme: { renewTimer: "certbot-renew.timer", renewService: "certbot-renew.service" },
     nologinShell: "/sbin/nologin",
     firstUid: 1000,
     missingSystemAliases: {},
@@ -176,7 +188,9 @@ const debian12: Platform = {
         mailClient: ["bsd-mailx"],
         dkim: ["opendkim", "opendkim-tools"],
         tools: ["openssl", "util-linux"],
+        acme: ["certbot"],
     },
+    acme: { renewTimer: "certbot.timer", renewService: "certbot.service" },
     nologinShell: "/usr/sbin/nologin",
     firstUid: 1000,
     missingSystemAliases: {
@@ -236,8 +250,8 @@ export function platformFor(os: OsName): Platform {
     return PLATFORMS[os];
 }
 
-/** Every package the mail system installs on `platform`, in a stable order. */
-export function allPackages(platform: Platform): string[] {
+/** Every package the mail system installs on `platform`, in a stable order (with `acme`: certbot too). */
+export function allPackages(platform: Platform, features: { acme?: boolean } = {}): string[] {
     const p = platform.packages;
-    return [...p.tools, ...p.firewall, ...p.dns, ...p.postfix, ...p.dovecot, ...p.dkim, ...p.mailClient];
+    return [...p.tools, ...p.firewall, ...p.dns, ...p.postfix, ...p.dovecot, ...p.dkim, ...p.mailClient, ...(features.acme ? p.acme : [])];
 }

@@ -52,6 +52,9 @@ const CONFIGS = {
     alias: { ...chapterConfig(), aliases: { dream: "root", info: "liuchuan" } },
     record: { ...chapterConfig(), dns: { extraRecords: [{ name: "www", type: "A", value: "192.168.10.20" }] } },
     userAdded: { ...chapterConfig(), users: [{ name: "liuchuan", password: PASSWORD1 }, { name: "wang_li", password: PASSWORD2 }] },
+    /** The certificate from Let's Encrypt (RHEL 8 over SSH), and from a private ACME CA (AWS). */
+    acmeRhel: { ...chapterConfig(), acme: { email: "postmaster@linuxprobe.com" } },
+    acmeAws: { ...awsConfig(), acme: { email: "postmaster@linuxprobe.com", server: "https://acme.internal.example/directory", caBundle: TLS_CERTIFICATE } },
 };
 type RunName = keyof typeof CONFIGS;
 
@@ -71,7 +74,7 @@ async function run(name: RunName): Promise<GraphRun> {
 }
 
 /** The runs that deploy something (the blast-radius variants are only compared). */
-const DEPLOYS: RunName[] = ["dev", "deb", "awsA", "awsB", "fullRhel", "fullDeb"];
+const DEPLOYS: RunName[] = ["dev", "deb", "awsA", "awsB", "fullRhel", "fullDeb", "acmeRhel", "acmeAws"];
 const WITH_PROVIDED_TLS: RunName[] = ["awsB", "fullRhel", "fullDeb"];
 
 const CHAPTER_COMMANDS = [
@@ -456,7 +459,7 @@ describe("secrets (every resource of both targets, both OSes, all options)", () 
                 }
             }
         }
-        assert.equal(users, 8);
+        assert.equal(users, 10); // one in each of dev, deb, awsA, awsB, acmeRhel, acmeAws; two in each full config
     });
 
     test("a provided TLS key travels only in the certificate step's secret stdin", async () => {
@@ -544,6 +547,56 @@ async function allScripts(): Promise<Map<string, { script: string; todo?: string
     }
     return out;
 }
+
+describe("mailhost:acme", () => {
+    const ACME_STEP = "mailhost-acme-certificate";
+
+    test("certbot is installed, port 80 opened, and the ACME step runs once DNS, the firewall and both daemons are up", async () => {
+        const r = await run("acmeRhel");
+        assert.match(stdinOf(r, "mailhost-host-packages"), /\n {2}dnf install -y .*\bopendkim\b.*\bcertbot$/m);
+        assert.ok(stdinOf(r, "mailhost-firewall-rules").includes("\nsync service services 'dns' 'http' 'imap' "));
+        const deps = transitiveDependencies(r, ACME_STEP);
+        for (const c of ["mailhost-dns-zone", "mailhost-firewall-rules", "mailhost-postfix-config", "mailhost-dovecot-config", "mailhost-tls-certificate"]) assert.ok(deps.has(c), c);
+        assert.equal(urnType(node(r, ACME_STEP).parent), "mailhost:acme:Acme");
+    });
+
+    test("the exact certbot command, the renewal timer of RHEL 8, the deploy hook; no CA bundle for Let's Encrypt", async () => {
+        const script = stdinOf(await run("acmeRhel"), ACME_STEP);
+        assert.ok(
+            script.includes(
+                "\nif ! certbot certonly --standalone --preferred-challenges http --non-interactive --agree-tos --no-eff-email " +
+                    "--email 'postmaster@linuxprobe.com' --server 'https://acme-v02.api.letsencrypt.org/directory' --cert-name mailhost " +
+                    "--domain 'mail.linuxprobe.com' --key-type rsa --rsa-key-size 3072 --keep-until-expiring >\"$mh_stage/certbot.log\" 2>&1; then\n",
+            ),
+        );
+        assert.ok(script.includes("\nmh_service certbot-renew.timer 0\n"));
+        assert.ok(script.includes("\nmh_put /etc/letsencrypt/renewal-hooks/deploy/mailhost 0755 root:root <<'"));
+        assert.ok(script.includes("mh_put '/etc/pki/tls/private/mailhost.key' 0600 root:root <\"$lineage/privkey.pem\" && changed=1"));
+        assert.ok(script.includes("must resolve to 192.168.10.10 in public DNS"));
+        assert.ok(!script.includes("REQUESTS_CA_BUNDLE"));
+        // The self-signed certificate only bridges until the first issuance.
+        assert.ok(stdinOf(await run("acmeRhel"), "mailhost-tls-certificate").includes("# Keep any certificate for this name"));
+    });
+
+    test("a private ACME CA: its bundle for certbot and for the renewal service; AWS opens port 80", async () => {
+        const r = await run("acmeAws");
+        const script = stdinOf(r, ACME_STEP);
+        assert.ok(script.includes("--server 'https://acme.internal.example/directory'"));
+        assert.ok(script.includes("\nexport REQUESTS_CA_BUNDLE=/etc/mailhost/acme-ca.pem\n"));
+        assert.ok(script.includes("\nmh_put /etc/systemd/system/certbot-renew.service.d/mailhost.conf 0644 root:root <<'"));
+        const sg = resource(r, "mailhost-sg").inputs as { ingress: Record<string, unknown>[] };
+        assert.ok(sg.ingress.some((i) => i.fromPort === 80 && i.toPort === 80 && i.protocol === "tcp"));
+    });
+
+    test("without it: no ACME step, no certbot, port 80 closed", async () => {
+        const r = await run("dev");
+        assert.ok(!r.resources.some((x) => x.name === ACME_STEP));
+        assert.ok(!stdinOf(r, "mailhost-host-packages").includes("certbot"));
+        assert.ok(!stdinOf(r, "mailhost-firewall-rules").includes("'http'"));
+        const sg = resource(await run("awsA"), "mailhost-sg").inputs as { ingress: Record<string, unknown>[] };
+        assert.ok(!sg.ingress.some((i) => i.fromPort === 80));
+    });
+});
 
 describe("every generated script", () => {
     test("covers both targets, both OSes, the delete scripts and every option", async () => {

@@ -31,7 +31,7 @@ export function managedStack(config: MailConfig): ManagedStack {
     let connection: HostConnection;
     let address: pulumi.Output<string>;
     if (config.target === "aws") {
-        const host = new AwsHost("mailhost", { aws: config.aws!, hostname: config.hostname });
+        const host = new AwsHost("mailhost", { aws: config.aws!, hostname: config.hostname, acme: config.acme !== undefined });
         address = host.publicIp;
         connection = { host: host.publicIp, port: 22, user: host.user, privateKey: config.sshPrivateKey, dialErrorLimit: 60 };
     } else {

@@ -16,20 +16,27 @@ export interface TlsArgs {
     hostname: string;
     /** A user-provided certificate (PEM, full chain) and its secret key. */
     provided?: { certificate: string; privateKey: pulumi.Output<string> };
+    /** The certificate will come from ACME: the self-signed one only bridges until then. */
+    acme?: boolean;
     dependsOn: pulumi.Input<pulumi.Resource>[];
 }
 
 /** Lines printed by the script that carry the fingerprint (parsed into an output). */
 export const FINGERPRINT_PREFIX = "tls-fingerprint-sha256=";
 
-/** Generates a self-signed certificate unless a valid one for `hostname` is there. */
-export function renderSelfSignedScript(platform: Platform, hostname: string): string {
+/**
+ * Generates a self-signed certificate unless one for `hostname` is there. With
+ * `bootstrap` (ACME), any certificate for the name is kept, however close to expiry:
+ * certbot renews it; otherwise one that expires within 30 days is replaced.
+ */
+export function renderSelfSignedScript(platform: Platform, hostname: string, bootstrap = false): string {
     const { certFile, keyFile } = platform.tls;
     return stepScript(`TLS certificate for ${hostname}`, [
         `cert=${shq(certFile)} key=${shq(keyFile)} name=${shq(hostname)}`,
-        `# Keep the certificate while it is for this name and valid for 30 more days.`,
-        `if ! { [ -s "$key" ] && openssl x509 -in "$cert" -noout -checkend 2592000 >/dev/null 2>&1 &&`,
-        `       openssl x509 -in "$cert" -noout -subject 2>/dev/null | grep -q "CN *= *$name\\$"; }; then`,
+        bootstrap
+            ? `# Keep any certificate for this name: the ACME step replaces this one, certbot renews it.`
+            : `# Keep the certificate while it is for this name and valid for 30 more days.`,
+        `if ! { [ -s "$key" ] && ${bootstrap ? "" : `openssl x509 -in "$cert" -noout -checkend 2592000 >/dev/null 2>&1 &&\n       `}openssl x509 -in "$cert" -noout -checkhost "$name" 2>/dev/null | grep -q ' does match'; }; then`,
         `  mkdir -p "$(dirname "$cert")" "$(dirname "$key")"`,
         `  openssl req -x509 -newkey rsa:3072 -sha256 -days 3650 -nodes -subj "/CN=$name" \\`,
         `    -addext "subjectAltName=DNS:$name" -keyout "$mh_stage/key" -out "$mh_stage/cert" 2>/dev/null`,
@@ -78,7 +85,7 @@ export class Tls extends pulumi.ComponentResource {
                       script: provided.privateKey.apply((k) => renderProvidedScript(args.platform, provided.certificate, k)),
                       secret: true,
                   }
-                : { connection: args.connection, script: renderSelfSignedScript(args.platform, args.hostname) },
+                : { connection: args.connection, script: renderSelfSignedScript(args.platform, args.hostname, args.acme) },
             { parent: this, dependsOn: args.dependsOn },
         );
         this.fingerprint = reportedValue(this.ready, FINGERPRINT_PREFIX);

@@ -5,9 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { bootHost, ensureImage, TestHost } from "../testhost/testhost";
-import { allPackages, platformFor } from "../../components/platform";
-import { assertApplied, chapterConfig, dig, DOMAIN, eventually, mailbox, printTimings, queueEmpty, swaks, TestStack, timed } from "./lib";
+import { bootHost, TestHost } from "../testhost/testhost";
+import { assertApplied, chapterConfig, ensureTestImage, dig, DOMAIN, eventually, mailbox, printTimings, queueEmpty, swaks, TestStack, timed } from "./lib";
 
 let host: TestHost;
 let stack: TestStack;
@@ -23,7 +22,7 @@ async function serial(): Promise<number> {
 
 describe("changing a deployed mail system", () => {
     before(async () => {
-        await ensureImage(allPackages(platformFor("debian12")));
+        await ensureTestImage();
         host = await timed("host boot", () => bootHost(12, { replace: true }));
         stack = new TestStack(host);
         base = chapterConfig(host, {

@@ -6,9 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { bootHost, ensureImage, TestHost } from "../testhost/testhost";
-import { allPackages, platformFor } from "../../components/platform";
-import { assertApplied, chapterConfig, dig, DOMAIN, eventually, HOSTNAME, mailbox, printTimings, queueEmpty, run, swaks, TestStack, timed } from "./lib";
+import { bootHost, TestHost } from "../testhost/testhost";
+import { assertApplied, chapterConfig, ensureTestImage, dig, DOMAIN, eventually, HOSTNAME, mailbox, printTimings, queueEmpty, run, swaks, TestStack, timed } from "./lib";
 import { runRemote } from "./replay";
 
 const PASSWORD = "linuxprobe-e2e";
@@ -22,7 +21,7 @@ let config: Record<string, unknown>;
 
 describe("chapter 15 on a bare Debian 12 host", () => {
     before(async () => {
-        await timed("image (cached after the first build)", () => ensureImage(allPackages(platformFor("debian12"))));
+        await timed("image (cached after the first build)", () => ensureTestImage());
         host = await timed("host boot", () => bootHost(11, { replace: true }));
         stack = new TestStack(host);
         config = chapterConfig(host, {

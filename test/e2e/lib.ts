@@ -6,12 +6,21 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { ProgramRun, REPO_ROOT, runProgram } from "../harness/program";
-import type { TestHost } from "../testhost/testhost";
+import { allPackages, platformFor } from "../../components/platform";
+import { ensureImage, TestHost } from "../testhost/testhost";
 import { apply, ApplyResult, ReplayState } from "./replay";
 
 export const DOMAIN = "linuxprobe.com";
 export const HOSTNAME = "mail.linuxprobe.com";
 export const CLIENTS_PY = path.join(REPO_ROOT, "test", "e2e", "clients.py");
+
+/** What the test hosts' local apt repository holds: every package any stack may install (certbot too). */
+export const IMAGE_PACKAGES = allPackages(platformFor("debian12"), { acme: true });
+
+/** Builds (or finds cached) the one image every e2e test and the bench boot. */
+export function ensureTestImage(): Promise<void> {
+    return ensureImage(IMAGE_PACKAGES);
+}
 
 /** The chapter's config, pointed at `host` (Debian 12), trusting only the test machine's first address. */
 export function chapterConfig(host: TestHost, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -194,8 +203,19 @@ export async function canConnect(host: TestHost, port: number, source = host.cli
 }
 
 const certCache = new Map<string, string>();
-/** The host's certificate, fetched over SSH into a local file, to verify TLS against. */
+const trustedCas = new Map<number, string>();
+
+/** From now on verify `host`'s TLS against this CA (PEM; ACME: the CA's root) instead of its own certificate. */
+export function trustCa(host: TestHost, pem: string): void {
+    const file = path.join("/tmp", `mailhost-e2e-ca-${host.id}.pem`);
+    fs.writeFileSync(file, pem);
+    trustedCas.set(host.id, file);
+}
+
+/** What to verify the host's TLS against: the CA given to `trustCa`, or the host's (self-signed) certificate, fetched over SSH. */
 export async function hostCertificate(host: TestHost): Promise<string> {
+    const ca = trustedCas.get(host.id);
+    if (ca) return ca;
     const r = await host.exec("cat /etc/ssl/certs/mailhost.pem");
     const file = path.join("/tmp", `mailhost-e2e-cert-${host.id}.pem`);
     if (certCache.get(file) !== r.stdout) {

@@ -13,9 +13,9 @@ import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { dkimVerify } from "mailauth";
-import { bootHost, ensureImage, TestHost } from "../testhost/testhost";
+import { bootHost, TestHost } from "../testhost/testhost";
 import { dkimKeyPaths } from "../../components/dkim";
-import { allPackages, platformFor } from "../../components/platform";
+import { platformFor } from "../../components/platform";
 import { FINGERPRINT_PREFIX } from "../../components/tls";
 import {
     assertApplied,
@@ -24,6 +24,7 @@ import {
     dig,
     DOMAIN,
     envelope,
+    ensureTestImage,
     eventually,
     HOSTNAME,
     mailbox,
@@ -112,7 +113,7 @@ async function plaintextLogins(): Promise<{ imap: { ok: boolean; error?: string 
 
 describe("secure by default on a Debian 12 host (issue 4)", () => {
     before(async () => {
-        await timed("image (cached after the first build)", () => ensureImage(allPackages(PLATFORM)));
+        await timed("image (cached after the first build)", () => ensureTestImage());
         host = await timed("host boot", () => bootHost(14, { replace: true }));
         stack = new TestStack(host);
         base = chapterConfig(host, {

@@ -397,6 +397,7 @@ DEPS=( # package:command that proves it is there
   openssh-client:ssh apt-utils:apt-ftparchive swaks:swaks dnsutils:dig
   openssl:openssl python3:python3 s-nail:s-nail shellcheck:shellcheck
   util-linux:setsid debian-archive-keyring:/usr/share/keyrings/debian-archive-keyring.gpg
+  pebble:pebble
 )
 cmd_deps() {
   local missing=() d pkg chk
