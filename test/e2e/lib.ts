@@ -5,7 +5,8 @@
 import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { ProgramRun, REPO_ROOT, runProgram } from "../harness/program";
+import { ProgramRun, REPO_ROOT } from "../harness/program";
+import { runWithGraph } from "../unit/run";
 import { allPackages, platformFor } from "../../components/platform";
 import { ensureImage, TestHost } from "../testhost/testhost";
 import { apply, ApplyResult, ReplayState } from "./replay";
@@ -48,7 +49,7 @@ export class TestStack {
     constructor(public readonly host: TestHost) {}
 
     async up(config: Record<string, unknown>): Promise<ApplyResult> {
-        const run = await runProgram(config, SECRET_KEYS.filter((k) => k in config), "e2e");
+        const run = await runWithGraph(config, SECRET_KEYS.filter((k) => k in config), "e2e");
         this.lastRun = run;
         const result = await apply(run, this.state);
         this.state = result.state;

@@ -10,18 +10,27 @@
  *   updates, in reverse registration order;
  * - an unchanged resource runs nothing.
  *
- * Each command runs over a real SSH session (the system `ssh`) to the connection in
- * the resource's inputs, with stdin fed as the provider does. A failing command stops
- * the apply; the state keeps the old inputs of what failed, as Pulumi does.
+ * Like the engine (whose `--parallel` is unbounded by default), a command starts as soon
+ * as every command it depends on (its `dependsOn` and the resources its inputs come
+ * from, followed through components) has finished, so independent steps run at the same
+ * time over separate SSH sessions. Each command runs over a real SSH session (the system
+ * `ssh`) to the connection in the resource's inputs, with stdin fed as the provider does.
+ * A failing command stops the apply: commands already running finish, no new one starts,
+ * and the state keeps the old inputs of what failed, as Pulumi does.
  *
- * What it does not reproduce: the engine's parallelism (commands run one at a time, in
- * registration order, which respects dependencies), preview, and retries on dial errors.
+ * Like the provider, a connection that fails before the command starts (refused, or
+ * closed by sshd during the handshake, as its MaxStartups does under many parallel
+ * logins) is dialled again, up to the connection's `dialErrorLimit` (default 10) times,
+ * with the back-off of Pulumi's `retry.Until` (0.1 s growing 1.5x to at most 5 s).
+ *
+ * What it does not reproduce: parallel deletes (they run one at a time) and preview.
  */
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { ProgramRun, RegisteredResource } from "../harness/program";
+import type { GraphRun } from "../unit/run";
 
 /** What Pulumi's state would hold: the inputs of each remote command, by name. */
 export type ReplayState = Record<string, Record<string, unknown>>;
@@ -47,10 +56,23 @@ interface Connection {
     port?: number;
     user?: string;
     privateKey?: string;
+    dialErrorLimit?: number;
 }
 
-/** Runs `command` over SSH as the provider does, `stdin` on its standard input. */
+/** What ssh says when it could not connect (exit 255 before the remote command ran). */
+const DIAL_ERROR = /^(kex_exchange_identification: |ssh: connect to host .*: Connection (refused|timed out)|Connection (closed|reset) by \S+ port \d+\s*$)/m;
+
+/** Runs `command` over SSH as the provider does, `stdin` on its standard input, dialling again on connection errors. */
 export async function runRemote(conn: Connection, command: string, stdin: string | undefined): Promise<{ code: number; stdout: string; stderr: string }> {
+    const limit = conn.dialErrorLimit ?? 10;
+    for (let dials = 1, delay = 100; ; dials++, delay = Math.min(delay * 1.5, 5000)) {
+        const r = await sshOnce(conn, command, stdin);
+        if (r.code !== 255 || !DIAL_ERROR.test(r.stderr) || (limit >= 0 && dials > limit)) return r;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+}
+
+async function sshOnce(conn: Connection, command: string, stdin: string | undefined): Promise<{ code: number; stdout: string; stderr: string }> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailhost-replay-"));
     const key = path.join(dir, "key");
     fs.writeFileSync(key, conn.privateKey ?? "", { mode: 0o600 });
@@ -88,40 +110,88 @@ function remoteCommands(run: ProgramRun): RegisteredResource[] {
     return run.resources.filter((r) => r.type === "command:remote:Command");
 }
 
+/**
+ * For each remote command, the remote commands it waits for: its dependencies, and
+ * through any other resource (a component, say) that one's children and dependencies.
+ */
+export function commandDependencies(run: GraphRun): Map<string, string[]> {
+    const commands = new Set(remoteCommands(run).map((r) => r.name));
+    const byUrn = new Map(run.graph.nodes.map((n) => [n.urn, n]));
+    const children = new Map<string, string[]>();
+    for (const n of run.graph.nodes) children.set(n.parent, [...(children.get(n.parent) ?? []), n.urn]);
+    const out = new Map<string, string[]>();
+    for (const n of run.graph.nodes) {
+        if (!commands.has(n.name)) continue;
+        const found = new Set<string>();
+        const seen = new Set<string>();
+        const walk = (urn: string) => {
+            const d = byUrn.get(urn);
+            if (!d || seen.has(urn)) return;
+            seen.add(urn);
+            if (commands.has(d.name)) {
+                found.add(d.name);
+                return;
+            }
+            for (const x of [...d.dependencies, ...(children.get(urn) ?? [])]) walk(x);
+        };
+        for (const dep of n.dependencies) walk(dep);
+        out.set(n.name, [...found].sort());
+    }
+    return out;
+}
+
 /** Applies `run` on top of `previous` (undefined: a fresh stack). */
-export async function apply(run: ProgramRun, previous: ReplayState = {}): Promise<ApplyResult> {
+export async function apply(run: GraphRun, previous: ReplayState = {}): Promise<ApplyResult> {
     if (run.error) throw new Error(`the program failed: ${run.error}`);
     const state: ReplayState = { ...previous };
     const executed: ExecutedCommand[] = [];
+    let failed: ExecutedCommand | undefined;
     const exec = async (resource: string, operation: ExecutedCommand["operation"], inputs: Record<string, unknown>, command: unknown) => {
+        if (failed) return false; // the engine starts nothing new after a failure
         if (typeof command !== "string") return true; // nothing to run for this operation
         const started = Date.now();
         const r = await runRemote(inputs.connection as Connection, command, inputs.stdin as string | undefined);
         const done: ExecutedCommand = { resource, operation, seconds: (Date.now() - started) / 1000, ...r };
         executed.push(done);
+        if (r.code !== 0) failed ??= done;
         return r.code === 0;
     };
-    const fail = (): ApplyResult => ({ state, executed, failed: executed[executed.length - 1] });
 
     const current = remoteCommands(run);
-    for (const r of current) {
-        const old = previous[r.name];
-        if (old && same(old, r.inputs)) continue;
-        if (!old) {
-            if (!(await exec(r.name, "create", r.inputs, r.inputs.create))) return fail();
-        } else if (!same(old.triggers, r.inputs.triggers)) {
-            if (!(await exec(r.name, "delete", old, old.delete))) return fail();
-            delete state[r.name];
-            if (!(await exec(r.name, "create", r.inputs, r.inputs.create))) return fail();
-        } else if (!(await exec(r.name, "update", r.inputs, r.inputs.update ?? r.inputs.create))) {
-            return fail();
+    const byName = new Map(current.map((r) => [r.name, r]));
+    const waitsFor = commandDependencies(run);
+    const steps = new Map<string, Promise<boolean>>();
+    const step = (r: RegisteredResource): Promise<boolean> => {
+        let p = steps.get(r.name);
+        if (!p) {
+            p = (async () => {
+                const deps = await Promise.all((waitsFor.get(r.name) ?? []).map((d) => step(byName.get(d)!)));
+                if (!deps.every(Boolean)) return false;
+                const old = previous[r.name];
+                if (old && same(old, r.inputs)) return true;
+                if (!old) {
+                    if (!(await exec(r.name, "create", r.inputs, r.inputs.create))) return false;
+                } else if (!same(old.triggers, r.inputs.triggers)) {
+                    if (!(await exec(r.name, "delete", old, old.delete))) return false;
+                    delete state[r.name];
+                    if (!(await exec(r.name, "create", r.inputs, r.inputs.create))) return false;
+                } else if (!(await exec(r.name, "update", r.inputs, r.inputs.update ?? r.inputs.create))) {
+                    return false;
+                }
+                state[r.name] = r.inputs;
+                return true;
+            })();
+            steps.set(r.name, p);
         }
-        state[r.name] = r.inputs;
-    }
+        return p;
+    };
+    await Promise.all(current.map(step));
+    if (failed) return { state, executed, failed };
+
     const names = new Set(current.map((r) => r.name));
     for (const name of Object.keys(previous).reverse()) {
         if (names.has(name)) continue;
-        if (!(await exec(name, "delete", previous[name], previous[name].delete))) return fail();
+        if (!(await exec(name, "delete", previous[name], previous[name].delete))) return { state, executed, failed };
         delete state[name];
     }
     return { state, executed };
