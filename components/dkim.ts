@@ -11,8 +11,6 @@ import { heredoc, shq, stepScript } from "./shell";
 
 /** The DKIM selector: the record is `<selector>._domainkey.<domain>`. */
 export const DKIM_SELECTOR = "mail";
-/** Where Postfix reaches OpenDKIM. */
-export const DKIM_MILTER = "inet:127.0.0.1:8891";
 /** Lines printed by the script that carry the public record (parsed into an output). */
 export const DKIM_RECORD_PREFIX = "dkim-record=";
 
@@ -31,7 +29,7 @@ export function dkimKeyPaths(domain: string): { dir: string; privateKey: string;
     return { dir, privateKey: `${dir}/${DKIM_SELECTOR}.private`, record: `${dir}/${DKIM_SELECTOR}.txt` };
 }
 
-export function renderOpendkimConf(domain: string): string {
+export function renderOpendkimConf(platform: Platform, domain: string): string {
     const keys = dkimKeyPaths(domain);
     return [
         "# Managed by mailhost: change the stack config, not this file.",
@@ -39,7 +37,7 @@ export function renderOpendkimConf(domain: string): string {
         "UMask                   007",
         "UserID                  opendkim",
         "PidFile                 /run/opendkim/opendkim.pid",
-        `Socket                  ${DKIM_MILTER.replace(/^inet:([^:]+):(\d+)$/, "inet:$2@$1")}`,
+        `Socket                  ${platform.dkimSocket.opendkim}`,
         // Sign (s) mail of our domain from internal hosts and submission; verify (v) the rest.
         "Mode                    sv",
         `Domain                  ${domain}`,
@@ -60,11 +58,15 @@ export function renderInternalHosts(trustedNetworks: string[]): string {
 }
 
 /** Generates the key once, installs the validated config, runs OpenDKIM, prints the record. */
-export function renderDkimScript(args: Pick<DkimArgs, "domain" | "trustedNetworks">): string {
+export function renderDkimScript(args: Pick<DkimArgs, "platform" | "domain" | "trustedNetworks">): string {
     const keys = dkimKeyPaths(args.domain);
+    const socketDir = args.platform.dkimSocket.dir;
     return stepScript(`DKIM for ${args.domain}`, [
         `dir=${shq(keys.dir)}`,
-        `install -d -m 0750 -o opendkim -g opendkim /etc/opendkim /etc/opendkim/keys "$dir"`,
+        `install -d -m 0750 -o opendkim -g opendkim /etc/opendkim /etc/opendkim/keys "$dir" ${socketDir}`,
+        `mh_restorecon ${socketDir}`,
+        `# Postfix reaches the milter socket through the opendkim group.`,
+        `if ! id -nG postfix | tr ' ' '\\n' | grep -qx opendkim; then usermod -a -G opendkim postfix; mh_log "postfix added to the opendkim group"; fi`,
         `if [ ! -s ${shq(keys.privateKey)} ]; then`,
         `  opendkim-genkey -b 2048 -h sha256 -d ${shq(args.domain)} -s ${DKIM_SELECTOR} -D "$dir"`,
         `  chown opendkim:opendkim "$dir"/*`,
@@ -75,7 +77,7 @@ export function renderDkimScript(args: Pick<DkimArgs, "domain" | "trustedNetwork
         `changed=0`,
         `# Validated CIDRs only: installed first, since the validator opens it.`,
         heredoc(`mh_put /etc/opendkim/internal-hosts 0644 root:root`, renderInternalHosts(args.trustedNetworks), "&& changed=1"),
-        heredoc(`cat >"$mh_stage/opendkim.conf"`, renderOpendkimConf(args.domain)),
+        heredoc(`cat >"$mh_stage/opendkim.conf"`, renderOpendkimConf(args.platform, args.domain)),
         `mh_validate "OpenDKIM" opendkim -n -x "$mh_stage/opendkim.conf"`,
         `mh_put /etc/opendkim.conf 0644 root:root <"$mh_stage/opendkim.conf" && changed=1`,
         `mh_service opendkim "$changed" restart`,

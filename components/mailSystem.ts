@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Acme } from "./acme";
 import { Aliases } from "./aliases";
 import { MailConfig } from "./config";
-import { Dkim, DKIM_MILTER } from "./dkim";
+import { Dkim } from "./dkim";
 import { Dns } from "./dns";
 import { Dovecot } from "./dovecot";
 import { Firewall } from "./firewall";
@@ -82,7 +82,7 @@ export class MailSystem extends pulumi.ComponentResource {
                 certFile: tls.certFile,
                 keyFile: tls.keyFile,
                 extraSettings: cfg.postfixSettings,
-                milters: DKIM_MILTER,
+                milters: platform.dkimSocket.postfix,
                 dependsOn: [tls.ready, dovecot.ready, dkim.ready],
             },
             child,

@@ -87,6 +87,20 @@ export interface Platform {
     };
     /** The mail spool where root's mbox lives (read by mailx). */
     mailSpool: string;
+    /**
+     * OpenDKIM's milter socket. A UNIX socket, not TCP: over loopback TCP every milter
+     * round trip waits on delayed ACKs (~90 ms a message; measured 11 vs 172 messages/s
+     * in one SMTP session). Postfix reaches it as the postfix user, a member of the
+     * opendkim group.
+     */
+    dkimSocket: {
+        /** Directory that holds the socket (opendkim:opendkim 0750). */
+        dir: string;
+        /** OpenDKIM's `Socket` value. */
+        opendkim: string;
+        /** The same socket as Postfix's `smtpd_milters` names it. */
+        postfix: string;
+    };
 }
 
 /** EPEL's release package for EL8 (brings the repository that has OpenDKIM). */
@@ -157,6 +171,9 @@ const rhel8: Platform = {
         keyFile: "/etc/pki/tls/private/mailhost.key",
     },
     mailSpool: "/var/spool/mail",
+    // EPEL's default, labelled for OpenDKIM by SELinux policy (recreated by its tmpfiles at
+    // boot); Postfix is not chrooted on RHEL, so it reaches it by its full path.
+    dkimSocket: { dir: "/run/opendkim", opendkim: "local:/run/opendkim/opendkim.sock", postfix: "unix:/run/opendkim/opendkim.sock" },
 };
 
 const debian12: Platform = {
@@ -242,6 +259,13 @@ const debian12: Platform = {
         keyFile: "/etc/ssl/private/mailhost.key",
     },
     mailSpool: "/var/mail",
+    // Debian runs smtpd and cleanup chrooted in the queue directory: the socket lives
+    // there, and Postfix names it relative to it (its daemons run in that directory).
+    dkimSocket: {
+        dir: "/var/spool/postfix/opendkim",
+        opendkim: "local:/var/spool/postfix/opendkim/opendkim.sock",
+        postfix: "unix:opendkim/opendkim.sock",
+    },
 };
 
 export const PLATFORMS: Record<OsName, Platform> = { rhel8, debian12 };

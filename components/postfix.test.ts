@@ -105,8 +105,8 @@ describe("main.cf", () => {
 
     test("DKIM milters are set only when given", () => {
         assert.equal(settingsMap(renderMainCf(rhel8, args)).get("smtpd_milters"), undefined);
-        const main = settingsMap(renderMainCf(rhel8, { ...args, milters: "inet:127.0.0.1:8891" }));
-        assert.equal(main.get("smtpd_milters"), "inet:127.0.0.1:8891");
+        const main = settingsMap(renderMainCf(rhel8, { ...args, milters: rhel8.dkimSocket.postfix }));
+        assert.equal(main.get("smtpd_milters"), "unix:/run/opendkim/opendkim.sock");
         assert.equal(main.get("non_smtpd_milters"), "$smtpd_milters");
     });
 });

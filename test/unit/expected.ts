@@ -21,19 +21,6 @@ export const UPDATE_EXPECTED = process.env.UPDATE_EXPECTED === "1";
 export type ChapterFile = "main.cf" | "master.cf" | "dovecot.conf" | "named.conf" | "linuxprobe.com.zone" | "aliases-block";
 export const CHAPTER_FILES: ChapterFile[] = ["main.cf", "master.cf", "dovecot.conf", "named.conf", "linuxprobe.com.zone", "aliases-block"];
 
-/**
- * The milter Postfix hands mail to for DKIM signing, when the package has DKIM
- * (components/dkim.ts); read dynamically so these helpers do not require it.
- */
-export function dkimMilter(): string | undefined {
-    try {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        return (require("../../components/dkim") as { DKIM_MILTER?: string }).DKIM_MILTER;
-    } catch {
-        return undefined;
-    }
-}
-
 /** The chapter's config (Pulumi.dev.yaml) rendered for `os` by the pure render functions. */
 export function renderChapterFiles(os: OsName): Record<ChapterFile, string> {
     const cfg = parse({ ...chapterConfig(), os });
@@ -47,7 +34,7 @@ export function renderChapterFiles(os: OsName): Record<ChapterFile, string> {
             certFile,
             keyFile,
             extraSettings: cfg.postfixSettings,
-            milters: dkimMilter(),
+            milters: platform.dkimSocket.postfix,
         }),
         "master.cf": renderMasterCf(),
         "dovecot.conf": renderDovecotConf({
