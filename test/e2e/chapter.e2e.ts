@@ -40,7 +40,8 @@ describe("chapter 15 on a bare Debian 12 host", () => {
         const before = await host.exec("dpkg -l postfix dovecot-core bind9 firewalld 2>/dev/null | grep -c '^ii' || true");
         assert.equal(before.stdout.trim(), "0", "the host must start without the mail packages");
         const r = assertApplied(await timed("first apply", () => stack.up(config)));
-        process.stdout.write(`# first apply: ${r.executed.length} remote commands\n`);
+        // Independent steps start together; their seconds include waiting for the host's step lock.
+        process.stdout.write(`# first apply: ${r.executed.length} remote commands, in the order they finished\n`);
         for (const c of r.executed) process.stdout.write(`#   ${c.seconds.toFixed(1).padStart(6)} s  ${c.operation} ${c.resource}\n`);
         for (const unit of ["postfix", "dovecot", "named", "firewalld"]) {
             const s = await host.exec(`systemctl is-active ${unit} && systemctl is-enabled ${unit}`);
