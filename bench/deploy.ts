@@ -4,7 +4,7 @@
  * packages on an identical fresh host), and re-applies.
  */
 import { allPackages, platformFor } from "../components/platform";
-import { ApplyResult } from "../test/e2e/replay";
+import { ApplyResult, ExecutedCommand } from "../test/e2e/replay";
 import { assertApplied, chapterConfig, DOMAIN, swaks, TestStack } from "../test/e2e/lib";
 import { bootHost, TestHost } from "../test/testhost/testhost";
 import { imapLogin, pemFingerprint, waitAndRead } from "./imapcheck";
@@ -137,7 +137,7 @@ export async function firstApplyRun(id: number, keep: boolean): Promise<{ run: F
         const loginsAfter = await sshLogins(host);
         const pem = await remote(host, "cat /etc/ssl/certs/mailhost.pem");
         if (read.fingerprint !== pemFingerprint(pem)) throw new Error(`host ${id}: IMAP presented a certificate other than /etc/ssl/certs/mailhost.pem`);
-        const commandSeconds = applied.executed.reduce((a, c) => a + c.seconds, 0);
+        const commandSeconds = busySeconds(applied.executed);
         const run: FirstApplyRun = {
             hostId: id,
             total: round(t3 - t0),
@@ -163,6 +163,19 @@ export async function firstApplyRun(id: number, keep: boolean): Promise<{ run: F
     } finally {
         if (!handedOver) await host.down();
     }
+}
+
+/** Seconds during which at least one remote command ran (parallel commands overlap). */
+export function busySeconds(executed: ExecutedCommand[]): number {
+    const spans = executed.map((c) => [c.startedAt, c.endedAt]).sort((a, b) => a[0] - b[0]);
+    let total = 0;
+    let end = -Infinity;
+    for (const [s, e] of spans) {
+        if (e <= end) continue;
+        total += e - Math.max(s, end);
+        end = e;
+    }
+    return total / 1000;
 }
 
 export function summarizeFirstApply(applies: FirstApplyRun[], floors: FloorRun[]): FirstApplyResult {

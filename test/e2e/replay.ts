@@ -39,6 +39,9 @@ export interface ExecutedCommand {
     resource: string;
     operation: "create" | "update" | "delete";
     seconds: number;
+    /** When it started and ended (ms since the epoch): parallel commands overlap. */
+    startedAt: number;
+    endedAt: number;
     code: number;
     stdout: string;
     stderr: string;
@@ -151,7 +154,8 @@ export async function apply(run: GraphRun, previous: ReplayState = {}): Promise<
         if (typeof command !== "string") return true; // nothing to run for this operation
         const started = Date.now();
         const r = await runRemote(inputs.connection as Connection, command, inputs.stdin as string | undefined);
-        const done: ExecutedCommand = { resource, operation, seconds: (Date.now() - started) / 1000, ...r };
+        const endedAt = Date.now();
+        const done: ExecutedCommand = { resource, operation, seconds: (endedAt - started) / 1000, startedAt: started, endedAt, ...r };
         executed.push(done);
         if (r.code !== 0) failed ??= done;
         return r.code === 0;
