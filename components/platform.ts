@@ -186,8 +186,9 @@ const debian12: Platform = {
             // out a non-standard SSH port); each step starts its daemon once configured.
             "printf '#!/bin/sh\\nexit 101\\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d",
             "trap 'rm -f /usr/sbin/policy-rc.d; rm -rf \"$mh_stage\"' EXIT",
-            // Postfix asks what kind of site this is; answer before it is installed.
-            `printf '%s\\n' 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections`,
+            // Postfix's question (what kind of site) gets debconf's default, "Internet Site":
+            // a main.cf the Postfix step replaces. Not "No configuration": without a main.cf
+            // the other packages' scripts ran 6 s longer (bench: 25.6 -> 19.4 s, this step).
             "apt-get update -qq || true",
             `apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confold ${pkgs.join(" ")}`,
             "rm -f /usr/sbin/policy-rc.d",
