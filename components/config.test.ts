@@ -137,6 +137,9 @@ const BAD: BadCase[] = [
     { what: "Postfix setting name with upper case", cfg: () => ({ ...chapterConfig(), postfixSettings: { "Bad-Name": "x" } }), key: "postfixSettings.Bad-Name" },
     { what: "alias name with a space", cfg: () => ({ ...chapterConfig(), aliases: { "Bad Alias": "root" } }), key: "aliases.Bad Alias" },
     { what: "unknown DMARC policy", cfg: () => ({ ...chapterConfig(), dmarcPolicy: "strict" }), key: "dmarcPolicy", shows: "strict" },
+    { what: "fail2ban switched on with true", cfg: () => ({ ...chapterConfig(), fail2ban: true }), key: "fail2ban" },
+    { what: "fail2ban ban shorter than a minute", cfg: () => ({ ...chapterConfig(), fail2ban: { banTime: 5 } }), key: "fail2ban.banTime" },
+    { what: "fail2ban option misspelt", cfg: () => ({ ...chapterConfig(), fail2ban: { maxRetries: 3 } }), key: "fail2ban.maxRetries", says: /did you mean mailhost:fail2ban\.maxRetry\?/ },
     // ACME.
     { what: "ACME without an e-mail address", cfg: () => ({ ...chapterConfig(), acme: {} }), key: "acme.email" },
     { what: "ACME e-mail that is no address", cfg: () => ({ ...chapterConfig(), acme: { email: "postmaster" } }), key: "acme.email", shows: "postmaster" },
@@ -207,6 +210,12 @@ describe("parseConfig: the chapter's config", () => {
     test("a stack without users needs no secret besides the SSH key", () => {
         const c = parse({ ...chapterConfig(), users: [], aliases: {} }, ["sshPrivateKey"]);
         assert.deepEqual(c.users, []);
+    });
+
+    test("fail2ban: on by default (5 failures in 10 minutes ban for an hour), tunable, or false", () => {
+        assert.deepEqual(parse(chapterConfig()).fail2ban, { maxRetry: 5, findTime: 600, banTime: 3600 });
+        assert.deepEqual(parse({ ...chapterConfig(), fail2ban: { maxRetry: 3 } }).fail2ban, { maxRetry: 3, findTime: 600, banTime: 3600 });
+        assert.equal(parse({ ...chapterConfig(), fail2ban: false }).fail2ban, false);
     });
 
     test("acme: Let's Encrypt by default; a private CA with its bundle", () => {

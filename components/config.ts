@@ -177,6 +177,20 @@ const acmeSchema = z.strictObject({
     caBundle: z.string().includes("-----BEGIN CERTIFICATE-----", { message: "must be PEM certificates (the CA that signs the ACME server's own TLS certificate)" }).optional(),
 });
 
+/** fail2ban's defaults: 5 failed logins within 10 minutes ban the address for an hour. */
+export const FAIL2BAN_DEFAULTS = { maxRetry: 5, findTime: 600, banTime: 3600 };
+
+const fail2banSchema = z
+    .union([
+        z.literal(false),
+        z.strictObject({
+            maxRetry: z.number().int().min(1).max(100).default(FAIL2BAN_DEFAULTS.maxRetry),
+            findTime: z.number().int().min(60).max(7 * 86400).default(FAIL2BAN_DEFAULTS.findTime),
+            banTime: z.number().int().min(60).max(365 * 86400).default(FAIL2BAN_DEFAULTS.banTime),
+        }),
+    ], { message: "must be false (no banning) or {maxRetry, findTime (seconds), banTime (seconds)}" })
+    .default(FAIL2BAN_DEFAULTS);
+
 const aliasTargets = z
     .union([z.string(), z.array(z.string()).min(1)])
     .transform((v) => (Array.isArray(v) ? v : [v]))
@@ -212,6 +226,7 @@ const rawSchema = z.strictObject({
     tls: tlsSchema.optional(),
     acme: acmeSchema.optional(),
     allowPlaintextAuth: z.boolean().default(false),
+    fail2ban: fail2banSchema,
     dmarcPolicy: z.enum(["none", "quarantine", "reject"]).default("quarantine"),
 });
 
@@ -230,6 +245,16 @@ export interface SshTarget {
     host: string;
     port: number;
     user: string;
+}
+
+/** `mailhost:fail2ban`. */
+export interface Fail2banConfig {
+    /** Failed logins that ban an address... */
+    maxRetry: number;
+    /** ...within this many seconds. */
+    findTime: number;
+    /** How long a ban lasts, in seconds. */
+    banTime: number;
 }
 
 /** `mailhost:acme`. */
@@ -271,6 +296,8 @@ export interface MailConfig {
     /** Obtain and renew the certificate from an ACME CA (HTTP-01 on port 80). */
     acme?: AcmeConfig;
     allowPlaintextAuth: boolean;
+    /** Ban addresses that keep failing to log in (false: opted out). */
+    fail2ban: false | Fail2banConfig;
     dmarcPolicy: "none" | "quarantine" | "reject";
 }
 
@@ -279,7 +306,7 @@ export interface MailConfig {
 /** Keys whose values are JSON (objects, arrays, booleans) rather than plain strings. */
 const JSON_KEYS = new Set([
     "ssh", "aws", "users", "aliases", "trustedNetworks", "clientCidrs", "dns", "postfixSettings",
-    "dovecotSettings", "tls", "acme", "allowPlaintextAuth",
+    "dovecotSettings", "tls", "acme", "allowPlaintextAuth", "fail2ban",
 ]);
 /** Keys that hold secrets and must be set with `--secret`. */
 const SECRET_KEYS = ["sshPrivateKey", "users", "tls"];
@@ -305,14 +332,16 @@ function suggestion(key: string, known: string[], prefix = ""): string {
 
 /** The keys the schema allows in the object at `path` (through optionals, defaults and arrays). */
 function knownKeysAt(path: PropertyKey[]): string[] {
-    type Node = { shape?: Record<string, unknown>; element?: unknown; unwrap?: () => unknown; def?: { innerType?: unknown } };
+    type Node = { shape?: Record<string, unknown>; element?: unknown; unwrap?: () => unknown; def?: { innerType?: unknown; options?: Node[] } };
     const inner = (n: Node): Node => {
         for (let i = 0; i < 10; i++) {
             const next = (n.def?.innerType ?? (typeof n.unwrap === "function" && !n.shape && !n.element ? n.unwrap() : undefined)) as Node | undefined;
             if (!next) break;
             n = next;
         }
-        return n;
+        // A union (e.g. `false` or an object): the object's keys.
+        const object = n.def?.options?.map(inner).find((o) => o.shape);
+        return object ?? n;
     };
     let node = inner(rawSchema as unknown as Node);
     for (const part of path) {
@@ -491,6 +520,7 @@ function toMailConfig(raw: RawConfig): MailConfig {
         tls: raw.tls ? { certificate: raw.tls.certificate, privateKey: pulumi.secret(raw.tls.privateKey) } : undefined,
         acme: raw.acme,
         allowPlaintextAuth: raw.allowPlaintextAuth,
+        fail2ban: raw.fail2ban,
         dmarcPolicy: raw.dmarcPolicy,
     };
 }

@@ -19,6 +19,8 @@ export interface HostArgs {
     address: pulumi.Input<string>;
     /** Install the ACME client too. */
     acme?: boolean;
+    /** Install fail2ban (unless opted out). */
+    fail2ban?: boolean;
 }
 
 /** The bash body that sets the host name and its /etc/hosts line. */
@@ -57,7 +59,7 @@ export class Host extends pulumi.ComponentResource {
         super("mailhost:host:Host", name, {}, opts);
         const packages = hostStep(
             `${name}-packages`,
-            { connection: args.connection, script: renderPackagesScript(args.platform, allPackages(args.platform, { acme: args.acme })) },
+            { connection: args.connection, script: renderPackagesScript(args.platform, allPackages(args.platform, { acme: args.acme, fail2ban: args.fail2ban })) },
             { parent: this },
         );
         this.ready = hostStep(

@@ -7,6 +7,7 @@ import { Acme } from "./acme";
 import { Aliases } from "./aliases";
 import { MailConfig } from "./config";
 import { Dkim } from "./dkim";
+import { Fail2ban } from "./fail2ban";
 import { Dns } from "./dns";
 import { Dovecot } from "./dovecot";
 import { Firewall } from "./firewall";
@@ -40,7 +41,7 @@ export class MailSystem extends pulumi.ComponentResource {
         const child = { parent: this };
 
         const acme = cfg.acme !== undefined;
-        const host = new Host(`${name}-host`, { ...common, hostname: cfg.hostname, address: args.address, acme }, child);
+        const host = new Host(`${name}-host`, { ...common, hostname: cfg.hostname, address: args.address, acme, fail2ban: cfg.fail2ban !== false }, child);
         const ready = [host.ready];
         const firewall = new Firewall(`${name}-firewall`, { connection: args.connection, sshPort: args.connection.port, clientCidrs: cfg.clientCidrs, acme, dependsOn: ready }, child);
         const tls = new Tls(`${name}-tls`, { ...common, hostname: cfg.hostname, provided: cfg.tls, acme, dependsOn: ready }, child);
@@ -100,6 +101,13 @@ export class MailSystem extends pulumi.ComponentResource {
             { ...common, domain: cfg.domain, aliases: cfg.aliases, userNames: cfg.users.map((u) => u.name), dependsOn: [postfix.ready, ...users] },
             child,
         );
+        if (cfg.fail2ban) {
+            new Fail2ban(
+                `${name}-fail2ban`,
+                { ...common, limits: cfg.fail2ban, trustedNetworks: cfg.trustedNetworks, dependsOn: [firewall.ready, postfix.ready, dovecot.ready] },
+                child,
+            );
+        }
         // The CA's certificate replaces the self-signed one once DNS, port 80 and both daemons are up.
         const issued = cfg.acme
             ? new Acme(

@@ -31,6 +31,8 @@ export interface Platform {
         tools: string[];
         /** The ACME client (only with `mailhost:acme`). */
         acme: string[];
+        /** fail2ban with its firewalld actions and journal reader (unless `mailhost:fail2ban` is false). */
+        fail2ban: string[];
     };
     acme: {
         /** The package's timer that runs `certbot renew` (enabled by us: not every distribution does). */
@@ -74,6 +76,8 @@ export interface Platform {
         distributionSettings: [string, string][];
         /** How Postfix finds the CAs that verify remote servers' TLS (smtp_tls_CAfile or _CApath). */
         caSetting: [string, string];
+        /** The unit whose journal holds Postfix's log (what fail2ban reads). */
+        logUnit: string;
     };
     dovecot: {
         /** Dovecot's main config file (we own it entirely). */
@@ -126,6 +130,8 @@ const rhel8: Platform = {
         tools: ["openssl", "policycoreutils", "util-linux"],
         // EPEL, like OpenDKIM.
         acme: ["certbot"],
+        // EPEL; fail2ban-firewalld makes firewalld its ban action.
+        fail2ban: ["fail2ban-server", "fail2ban-firewalld", "python3-systemd"],
     },
     // EPEL's certbot ships its renewal timer disabled.
     acme: { renewTimer: "certbot-renew.timer", renewService: "certbot-renew.service" },
@@ -164,6 +170,7 @@ const rhel8: Platform = {
             ["shlib_directory", "/usr/lib64/postfix"],
         ],
         caSetting: ["smtp_tls_CAfile", "/etc/pki/tls/certs/ca-bundle.crt"],
+        logUnit: "postfix.service",
     },
     dovecot: { conf: "/etc/dovecot/dovecot.conf" },
     tls: {
@@ -207,6 +214,7 @@ const debian12: Platform = {
         dkim: ["opendkim", "opendkim-tools"],
         tools: ["openssl", "util-linux"],
         acme: ["certbot"],
+        fail2ban: ["fail2ban", "python3-systemd"],
     },
     acme: { renewTimer: "certbot.timer", renewService: "certbot.service" },
     nologinShell: "/usr/sbin/nologin",
@@ -253,6 +261,8 @@ const debian12: Platform = {
         compatibilityLevel: "3.6",
         distributionSettings: [["readme_directory", "no"]],
         caSetting: ["smtp_tls_CApath", "/etc/ssl/certs"],
+        // Debian's postfix.service only starts the instance unit postfix@-, which logs.
+        logUnit: "postfix@-.service",
     },
     dovecot: { conf: "/etc/dovecot/dovecot.conf" },
     tls: {
@@ -275,8 +285,9 @@ export function platformFor(os: OsName): Platform {
     return PLATFORMS[os];
 }
 
-/** Every package the mail system installs on `platform`, in a stable order (with `acme`: certbot too). */
-export function allPackages(platform: Platform, features: { acme?: boolean } = {}): string[] {
+/** Every package the mail system installs on `platform`, in a stable order (certbot with `acme`; fail2ban unless opted out). */
+export function allPackages(platform: Platform, features: { acme?: boolean; fail2ban?: boolean } = {}): string[] {
     const p = platform.packages;
-    return [...p.tools, ...p.firewall, ...p.dns, ...p.postfix, ...p.dovecot, ...p.dkim, ...p.mailClient, ...(features.acme ? p.acme : [])];
+    const { acme = false, fail2ban = true } = features;
+    return [...p.tools, ...p.firewall, ...p.dns, ...p.postfix, ...p.dovecot, ...p.dkim, ...p.mailClient, ...(fail2ban ? p.fail2ban : []), ...(acme ? p.acme : [])];
 }

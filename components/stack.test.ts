@@ -27,6 +27,7 @@ import {
 } from "../test/unit/fixtures";
 import { commands, diffRuns, GraphRun, heredocBody, node, resource, runWithGraph, stdinOf, transitiveDependencies, urnType } from "../test/unit/run";
 import { PORT25_NOTICE, RED_HAT_OWNER } from "./aws";
+import { renderFail2banDeleteScript } from "./fail2ban";
 import { renderMailUserDeleteScript } from "./users";
 
 // ---------------------------------------------------------------- the runs, once
@@ -82,11 +83,13 @@ const CHAPTER_COMMANDS = [
     "mailhost-host-hostname",
     "mailhost-firewall-rules",
     "mailhost-tls-certificate",
+    "mailhost-dkim-opendkim",
     "mailhost-dns-zone",
     "mailhost-dovecot-config",
     "mailhost-postfix-config",
     "mailhost-user-liuchuan-account",
     "mailhost-aliases-aliases",
+    "mailhost-fail2ban-jails",
 ];
 
 /** The component each remote command belongs to. */
@@ -101,16 +104,13 @@ const COMMAND_PARENT: Record<string, string> = {
     "mailhost-user-liuchuan-account": "mailhost:users:MailUser",
     "mailhost-aliases-aliases": "mailhost:aliases:Aliases",
     "mailhost-dkim-opendkim": "mailhost:dkim:Dkim",
+    "mailhost-fail2ban-jails": "mailhost:fail2ban:Fail2ban",
 };
 
-/**
- * DKIM signing (issue 4) is being added to the package: when a run has its step, the
- * tests check where it sits; the other checks hold with or without it.
- */
 const DKIM_COMMAND = "mailhost-dkim-opendkim";
-const hasDkim = (r: GraphRun) => r.resources.some((x) => x.name === DKIM_COMMAND);
-/** The run's commands without the DKIM step. */
-const namesWithoutDkim = (r: GraphRun) => commands(r).map((c) => c.name).filter((n) => n !== DKIM_COMMAND);
+const FAIL2BAN_COMMAND = "mailhost-fail2ban-jails";
+/** The names of a run's remote commands. */
+const commandNames = (r: GraphRun) => commands(r).map((c) => c.name);
 
 const AWS_TYPES = ["aws:ec2/securityGroup:SecurityGroup", "aws:ec2/keyPair:KeyPair", "aws:ec2/instance:Instance", "aws:ec2/eip:Eip"];
 
@@ -132,18 +132,18 @@ describe("the chapter's scenario (Pulumi.dev.yaml: RHEL 8 at 192.168.10.10 over 
     test("registers the mail system's components, typed mailhost:<module>:<Type>", async () => {
         const r = await run("dev");
         const components = r.resources.filter((x) => x.type.startsWith("mailhost:")).map((x) => `${x.type} ${x.name}`);
-        const dkim = components.filter((c) => c.startsWith("mailhost:dkim:"));
-        assert.deepEqual(dkim, hasDkim(r) ? ["mailhost:dkim:Dkim mailhost-dkim"] : []);
-        assert.deepEqual(components.filter((c) => !dkim.includes(c)), [
+        assert.deepEqual(components, [
             "mailhost:mailSystem:MailSystem mailhost",
             "mailhost:host:Host mailhost-host",
             "mailhost:firewall:Firewall mailhost-firewall",
             "mailhost:tls:Tls mailhost-tls",
+            "mailhost:dkim:Dkim mailhost-dkim",
             "mailhost:dns:Dns mailhost-dns",
             "mailhost:dovecot:Dovecot mailhost-dovecot",
             "mailhost:postfix:Postfix mailhost-postfix",
             "mailhost:users:MailUser mailhost-user-liuchuan",
             "mailhost:aliases:Aliases mailhost-aliases",
+            "mailhost:fail2ban:Fail2ban mailhost-fail2ban",
         ]);
         for (const c of components) {
             const module = c.split(":")[1];
@@ -163,14 +163,14 @@ describe("the chapter's scenario (Pulumi.dev.yaml: RHEL 8 at 192.168.10.10 over 
     });
 
     test("the remote commands (their order is checked through dependencies, below)", async () => {
-        assert.deepEqual(namesWithoutDkim(await run("dev")).sort(), [...CHAPTER_COMMANDS].sort());
+        assert.deepEqual(commandNames(await run("dev")).sort(), [...CHAPTER_COMMANDS].sort());
     });
 
     test("order: packages before everything, dovecot before postfix, users after postfix, aliases last", async () => {
         const r = await run("dev");
         const deps = (name: string) => transitiveDependencies(r, name);
         assert.deepEqual([...deps("mailhost-host-packages")], []);
-        const all = hasDkim(r) ? [...CHAPTER_COMMANDS, DKIM_COMMAND] : CHAPTER_COMMANDS;
+        const all = CHAPTER_COMMANDS;
         for (const c of all.slice(1)) {
             assert.ok(deps(c).has("mailhost-host-packages"), `${c} does not wait for the packages`);
             assert.ok(c === "mailhost-host-hostname" || deps(c).has("mailhost-host-hostname"), `${c} does not wait for the host name`);
@@ -183,11 +183,12 @@ describe("the chapter's scenario (Pulumi.dev.yaml: RHEL 8 at 192.168.10.10 over 
         const aliases = deps("mailhost-aliases-aliases");
         for (const c of ["mailhost-postfix-config", "mailhost-dovecot-config", "mailhost-user-liuchuan-account"]) assert.ok(aliases.has(c), `aliases before ${c}`);
         for (const c of all) assert.ok(!deps(c).has("mailhost-aliases-aliases"), `${c} waits for the aliases`);
+        // fail2ban watches the daemons' logins and bans through the firewall: all three first.
+        for (const c of ["mailhost-firewall-rules", "mailhost-postfix-config", "mailhost-dovecot-config"]) assert.ok(deps(FAIL2BAN_COMMAND).has(c), `fail2ban before ${c}`);
     });
 
-    test("DKIM (when the package has it): OpenDKIM before Postfix hands it mail and before the zone publishes its key", async (t) => {
+    test("DKIM: OpenDKIM before Postfix hands it mail and before the zone publishes its key", async () => {
         const r = await run("dev");
-        if (!hasDkim(r)) return t.skip("the package has no DKIM step yet");
         assert.ok(transitiveDependencies(r, "mailhost-postfix-config").has(DKIM_COMMAND));
         assert.ok(transitiveDependencies(r, "mailhost-dns-zone").has(DKIM_COMMAND));
         assert.ok(transitiveDependencies(r, DKIM_COMMAND).has("mailhost-host-packages"));
@@ -209,6 +210,7 @@ describe("the chapter's scenario (Pulumi.dev.yaml: RHEL 8 at 192.168.10.10 over 
             assert.equal(c.inputs.update, undefined);
             assert.equal(c.inputs.addPreviousOutputInEnv, false);
             if (c.name === "mailhost-user-liuchuan-account") assert.match(String(c.inputs.delete), /^bash -c '#!\/bin\/bash\n# mailhost: remove mail user liuchuan\n[^]*' <\/dev\/null$/);
+            else if (c.name === FAIL2BAN_COMMAND) assert.match(String(c.inputs.delete), /^bash -c '#!\/bin\/bash\n# mailhost: remove the mail jails of fail2ban\n[^]*' <\/dev\/null$/);
             else assert.equal(c.inputs.delete, undefined, `${c.name} has a delete command`);
         }
     });
@@ -272,7 +274,7 @@ describe("the chapter's scenario (Pulumi.dev.yaml: RHEL 8 at 192.168.10.10 over 
 describe("Debian 12 through a non-root SSH user", () => {
     test("runs `sudo -n bash -s`, deletes with `sudo -n bash -c`, as admin on port 2222", async () => {
         const r = await run("deb");
-        assert.deepEqual(namesWithoutDkim(r).sort(), [...CHAPTER_COMMANDS].sort());
+        assert.deepEqual(commandNames(r).sort(), [...CHAPTER_COMMANDS].sort());
         for (const c of commands(r)) {
             assert.equal(c.inputs.create, "sudo -n bash -s", c.name);
             assert.deepEqual(c.inputs.connection, { host: "192.168.10.10", port: 2222, user: "admin", privateKey: SSH_PRIVATE_KEY, dialErrorLimit: 10, perDialTimeout: 15 });
@@ -620,6 +622,10 @@ describe("every generated script", () => {
         for (const n of DEPLOYS) {
             for (const c of commands(await run(n)).filter((x): x is RegisteredResource & { inputs: { delete: string } } => typeof x.inputs.delete === "string")) {
                 assert.equal(bashSyntax(c.inputs.delete).stderr, "");
+                if (c.name === FAIL2BAN_COMMAND) {
+                    assert.equal(innerScriptOfDelete(c.inputs.delete), renderFail2banDeleteScript(), `${n}: ${c.name}`);
+                    continue;
+                }
                 const user = c.name.replace(/^mailhost-user-/, "").replace(/-account$/, "");
                 const purge = user === "wang_li";
                 assert.equal(innerScriptOfDelete(c.inputs.delete), renderMailUserDeleteScript(user, "linuxprobe.com", purge), `${n}: ${c.name}`);

@@ -24,6 +24,9 @@ export function securityWarnings(config: MailConfig): string[] {
     if (config.allowPlaintextAuth) {
         w.push("mailhost:allowPlaintextAuth is true: passwords are accepted without TLS (the chapter's lab setup). Do not use it on a public network.");
     }
+    if (config.fail2ban === false) {
+        w.push("mailhost:fail2ban is false: addresses that keep guessing passwords on SMTP, IMAP and POP3 are never banned.");
+    }
     return w;
 }
 

@@ -115,10 +115,19 @@ export async function mailbox(host: TestHost, mode: string, user: string, passwo
     }
 }
 
-/** Sends a message with authenticated submission (587 STARTTLS or 465 TLS) with Python's smtplib. */
-export async function submit(host: TestHost, mode: "submission" | "smtps", user: string, password: string, from: string, to: string, subject: string): Promise<MailboxResult & { refused?: string[] }> {
+/** Sends a message with authenticated submission (587 STARTTLS or 465 TLS) with Python's smtplib, from `source` (default: the client address). */
+export async function submit(
+    host: TestHost,
+    mode: "submission" | "smtps",
+    user: string,
+    password: string,
+    from: string,
+    to: string,
+    subject: string,
+    source = host.clientIp,
+): Promise<MailboxResult & { refused?: string[] }> {
     const cafile = await hostCertificate(host);
-    const r = await run("python3", [CLIENTS_PY, mode, host.ip, "--source", host.clientIp, "--user", user, "--cafile", cafile, "--sender", from, "--to", to, "--subject", subject], { env: { MH_PASS: password } });
+    const r = await run("python3", [CLIENTS_PY, mode, host.ip, "--source", source, "--user", user, "--cafile", cafile, "--sender", from, "--to", to, "--subject", subject], { env: { MH_PASS: password } });
     try {
         return JSON.parse(r.stdout);
     } catch {

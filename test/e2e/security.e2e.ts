@@ -358,4 +358,36 @@ describe("secure by default on a Debian 12 host (issue 4)", () => {
         const back = await probe(host, 993, "imap", { implicit: true });
         assert.equal(back.ok, true, `993 from ${host.clientIp} after clientCidrs was removed: ${show(back)}`);
     });
+
+    test("fail2ban bans an address after 5 failed logins (SMTP AUTH: 25/465/587; IMAP/POP3: their ports), never the trusted network; false lifts the bans", async () => {
+        const bad = host.untrustedIp;
+        const wrongSubmission = () => submit(host, "submission", "liuchuan", "not-the-password", `liuchuan@${DOMAIN}`, `liuchuan@${DOMAIN}`, "guess", bad);
+        for (let i = 0; i < 5; i++) assert.equal((await wrongSubmission()).ok, false, "a wrong password was accepted on 587");
+        assert.ok(await eventually(async () => !(await canConnect(host, 587, bad))), "587 still open to an address that failed SMTP AUTH 5 times");
+        assert.equal(await canConnect(host, 25, bad), false, "25 still open to it");
+        assert.match((await host.exec("fail2ban-client status postfix-sasl")).stdout, new RegExp(`Banned IP list:.*\\b${bad.replace(/\./g, "\\.")}\\b`));
+        // (Postfix checks passwords through Dovecot, whose PAM log line counts in the dovecot jail too.)
+        await host.exec("fail2ban-client unban --all");
+        assert.equal(await canConnect(host, 587, bad), true, "unban did not reopen 587");
+
+        for (let i = 0; i < 5; i++) assert.equal((await mailbox(host, "imaps", "liuchuan", "not-the-password", ["--source", bad])).ok, false);
+        assert.ok(await eventually(async () => !(await canConnect(host, 993, bad))), "993 still open to an address that failed IMAP logins 5 times");
+        assert.equal(await canConnect(host, 110, bad), false, "POP3 still open to it");
+        assert.equal(await canConnect(host, 25, bad), true, "IMAP failures closed SMTP 25, which is for other servers' mail");
+        // The trusted network (the test machine's first address) is never banned.
+        for (let i = 0; i < 6; i++) assert.equal((await mailbox(host, "imaps", "liuchuan", "not-the-password")).ok, false);
+        const ok = await mailbox(host, "imaps", "liuchuan", USERS.liuchuan);
+        assert.equal(ok.ok, true, `the trusted client was banned: ${ok.error}`);
+        const status = await host.exec("fail2ban-client status dovecot");
+        assert.ok(status.stdout.includes(bad) && !status.stdout.includes(host.clientIp), status.stdout);
+
+        const r = assertApplied(await timed("apply: fail2ban false", () => stack.up({ ...base, fail2ban: false })));
+        assert.ok(r.executed.some((c) => c.operation === "delete" && c.resource === "mailhost-fail2ban-jails"), r.executed.map((c) => c.resource).join(", "));
+        assert.match(JSON.stringify(stack.lastRun?.outputs.warnings ?? []), /fail2ban/, "no warning for the opt-out");
+        for (const port of [993, 110]) assert.equal(await canConnect(host, port, bad), true, `port ${port} still banned after fail2ban: false`);
+        assertApplied(await timed("apply: fail2ban back to the default", () => stack.up(base)));
+        // fail2ban keeps its bans in its database and restores them when it starts again.
+        assert.ok(await eventually(async () => !(await canConnect(host, 993, bad))), "the ban was not restored");
+        await host.exec("fail2ban-client unban --all");
+    });
 });
