@@ -32,7 +32,7 @@ describe("fail2ban", () => {
     test("the step validates a staged copy of the whole configuration before installing the jails; both scripts pass bash -n", () => {
         for (const p of Object.values(PLATFORMS)) {
             const script = renderFail2banScript(p, ARGS);
-            const validate = script.indexOf(`mh_validate "fail2ban" fail2ban-client -c "$mh_stage/fail2ban" --test`);
+            const validate = script.indexOf(`mh_validate "fail2ban" fail2ban-client -c "$mh_stage/etc/fail2ban" --test`);
             assert.ok(validate > 0 && validate < script.indexOf(`mh_put ${JAIL_FILE}`), p.name);
             assert.ok(script.includes(`\nmh_service fail2ban "$changed"\n`), p.name);
             assert.equal(bashSyntax(script).status, 0, bashSyntax(script).stderr);

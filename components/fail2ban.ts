@@ -62,14 +62,14 @@ export function renderJailConf(platform: Platform, args: Pick<Fail2banArgs, "lim
 export function renderFail2banScript(platform: Platform, args: Pick<Fail2banArgs, "limits" | "trustedNetworks">): string {
     return stepScript("fail2ban", [
         `# Validate the whole configuration with our file in it before it goes live.`,
-        `cp -a /etc/fail2ban "$mh_stage/fail2ban"`,
-        `mkdir -p "$mh_stage/fail2ban/fail2ban.d"`,
-        heredoc(`cat >"$mh_stage/fail2ban/fail2ban.d/mailhost.local"`, DAEMON_CONF),
-        heredoc(`cat >"$mh_stage/fail2ban/jail.d/mailhost.local"`, renderJailConf(platform, args)),
-        `mh_validate "fail2ban" fail2ban-client -c "$mh_stage/fail2ban" --test`,
+        `mkdir -p "$mh_stage/etc" && cp -a /etc/fail2ban "$mh_stage/etc/"`,
+        `mkdir -p "$(dirname "$mh_stage${DAEMON_FILE}")"`,
+        heredoc(`cat >"$mh_stage${DAEMON_FILE}"`, DAEMON_CONF),
+        heredoc(`cat >"$mh_stage${JAIL_FILE}"`, renderJailConf(platform, args)),
+        `mh_validate "fail2ban" fail2ban-client -c "$mh_stage/etc/fail2ban" --test`,
         `changed=0`,
-        `mh_put ${DAEMON_FILE} 0644 root:root <"$mh_stage/fail2ban/fail2ban.d/mailhost.local" && changed=1`,
-        `mh_put ${JAIL_FILE} 0644 root:root <"$mh_stage/fail2ban/jail.d/mailhost.local" && changed=1`,
+        `mh_put ${DAEMON_FILE} 0644 root:root <"$mh_stage${DAEMON_FILE}" && changed=1`,
+        `mh_put ${JAIL_FILE} 0644 root:root <"$mh_stage${JAIL_FILE}" && changed=1`,
         `mh_service fail2ban "$changed"`,
     ]);
 }

@@ -170,8 +170,7 @@ describe("the chapter's scenario (Pulumi.dev.yaml: RHEL 8 at 192.168.10.10 over 
         const r = await run("dev");
         const deps = (name: string) => transitiveDependencies(r, name);
         assert.deepEqual([...deps("mailhost-host-packages")], []);
-        const all = CHAPTER_COMMANDS;
-        for (const c of all.slice(1)) {
+        for (const c of CHAPTER_COMMANDS.slice(1)) {
             assert.ok(deps(c).has("mailhost-host-packages"), `${c} does not wait for the packages`);
             assert.ok(c === "mailhost-host-hostname" || deps(c).has("mailhost-host-hostname"), `${c} does not wait for the host name`);
         }
@@ -182,7 +181,7 @@ describe("the chapter's scenario (Pulumi.dev.yaml: RHEL 8 at 192.168.10.10 over 
         assert.ok(deps("mailhost-user-liuchuan-account").has("mailhost-postfix-config"), "user before postfix");
         const aliases = deps("mailhost-aliases-aliases");
         for (const c of ["mailhost-postfix-config", "mailhost-dovecot-config", "mailhost-user-liuchuan-account"]) assert.ok(aliases.has(c), `aliases before ${c}`);
-        for (const c of all) assert.ok(!deps(c).has("mailhost-aliases-aliases"), `${c} waits for the aliases`);
+        for (const c of CHAPTER_COMMANDS) assert.ok(!deps(c).has("mailhost-aliases-aliases"), `${c} waits for the aliases`);
         // fail2ban watches the daemons' logins and bans through the firewall: all three first.
         for (const c of ["mailhost-firewall-rules", "mailhost-postfix-config", "mailhost-dovecot-config"]) assert.ok(deps(FAIL2BAN_COMMAND).has(c), `fail2ban before ${c}`);
     });
